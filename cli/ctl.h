@@ -1,0 +1,34 @@
+/* ecertctl: the back-office CLI on the same core as the httpd modules. */
+#ifndef CTL_H
+#define CTL_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "ec_store.h"
+#include "ec_p11.h"
+
+typedef struct {
+    const char *path;
+    const char *db_driver, *db_params;
+    const char *p11_module, *token_pin;
+    const char *publish_dir;
+    apr_array_header_t *issuers;   /* "role certfile keyuri" lines of ECertIssuer */
+} ctl_conf_t;
+
+typedef struct {
+    apr_pool_t *pool;
+    ctl_conf_t conf;
+    const char *actor;
+} ctl_t;
+
+/* Reads the directives ecertctl understands from an httpd-style file. */
+apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, const char **err);
+apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s);
+apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11);
+void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+int cmd_init(ctl_t *ctl, int argc, char **argv);
+int cmd_application(ctl_t *ctl, int argc, char **argv);
+int cmd_audit(ctl_t *ctl, int argc, char **argv);
+
+#endif

@@ -1,0 +1,151 @@
+/* ecertctl application add|show: register approved applications, print PIN envelopes. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "ec_app.h"
+#include "ec_audit.h"
+#include "ec_dns.h"
+#include "ec_pin.h"
+
+static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, NULL };
+
+static void app_usage(void)
+{
+    fputs("usage: ecertctl application add --server-name NAME --type standard|wildcard|multi-domain|ev\n"
+          "           --email ADDR [--org-en NAME] [--org-zh NAME] [--branch-en NAME] [--branch-zh NAME]\n"
+          "           [--br-no N] [--ci-no N] [--other-doc TEXT] [--period YEARS] [--government]\n"
+          "           [--extra-name NAME]... (multi-domain, ev: up to 49)\n"
+          "           [--ev-street TEXT --ev-reg-no N --ev-category CATEGORY [--ev-jurisdiction CC]]\n"
+          "       ecertctl application show REFERENCE\n", stderr);
+    exit(2);
+}
+
+static int add(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "server-name", required_argument, NULL, 'n' }, { "type", required_argument, NULL, 't' },
+        { "extra-name", required_argument, NULL, 'x' }, { "org-en", required_argument, NULL, 'o' },
+        { "org-zh", required_argument, NULL, 'O' }, { "branch-en", required_argument, NULL, 'b' },
+        { "branch-zh", required_argument, NULL, 'B' }, { "br-no", required_argument, NULL, 'r' },
+        { "ci-no", required_argument, NULL, 'c' }, { "other-doc", required_argument, NULL, 'd' },
+        { "period", required_argument, NULL, 'p' }, { "government", no_argument, NULL, 'g' },
+        { "email", required_argument, NULL, 'e' }, { "ev-street", required_argument, NULL, 's' },
+        { "ev-reg-no", required_argument, NULL, 'R' }, { "ev-category", required_argument, NULL, 'C' },
+        { "ev-jurisdiction", required_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+    };
+    ec_app_t *a = ec_app_new(ctl->pool);
+    ec_store_t *s;
+    const char *problem;
+    char *pin, *end;
+    int ch;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'n': a->server_name = optarg; break;
+        case 't': a->cert_type = optarg; break;
+        case 'x': APR_ARRAY_PUSH(a->extra, const char *) = optarg; break;
+        case 'o': a->org_en = optarg; break;
+        case 'O': a->org_zh = optarg; break;
+        case 'b': a->branch_en = optarg; break;
+        case 'B': a->branch_zh = optarg; break;
+        case 'r': a->br_no = optarg; break;
+        case 'c': a->ci_cr_no = optarg; break;
+        case 'd': a->other_doc = optarg; break;
+        case 'p':
+            a->period_years = (int)strtol(optarg, &end, 10);
+            if (*end || !*optarg)
+                ctl_fail("--period takes a number of years");
+            break;
+        case 'g': a->government = 1; break;
+        case 'e': a->email = optarg; break;
+        case 's': a->ev_street = optarg; break;
+        case 'R': a->ev_reg_no = optarg; break;
+        case 'C': a->ev_category = optarg; break;
+        case 'j': a->ev_jurisdiction = optarg; break;
+        default: app_usage();
+        }
+    }
+    if (optind != argc)
+        ctl_fail("application add: unexpected argument '%s'", argv[optind]);
+    if (!a->server_name)
+        ctl_fail("application add: --server-name is required");
+    if ((problem = ec_app_validate(ctl->pool, a)) != NULL)
+        ctl_fail("application add: %s; nothing was registered", problem);
+    ctl_store(ctl, sets, &s);
+    if (ec_app_create(s, ctl->pool, a, ctl->actor, &pin) != APR_SUCCESS)
+        ctl_fail("application add: the application could not be stored; nothing was registered");
+
+    printf("+---------------------------------------------------------------+\n"
+           "|  Hongkong Post e-Cert (Server) PIN Envelope                    |\n"
+           "+---------------------------------------------------------------+\n"
+           "  Server Name:                  %s\n"
+           "  Subscriber Reference Number:  %s\n"
+           "  Reference Number:             %s\n"
+           "  e-Cert PIN:                   %s\n"
+           "  (the PIN is shown only now; it is stored as a salted hash)\n",
+           ec_dns_display(ctl->pool, a->server_name), a->subscriber_ref, a->envelope_ref,
+           ec_pin_format(ctl->pool, pin));
+    memset(pin, 0, strlen(pin));
+    return 0;
+}
+
+static const char *v(const char *s)
+{
+    return s ? s : "";
+}
+
+static int show(ctl_t *ctl, int argc, char **argv)
+{
+    ec_store_t *s;
+    ec_app_t *a;
+    apr_status_t rv;
+
+    if (argc != 2)
+        app_usage();
+    ctl_store(ctl, sets, &s);
+    rv = ec_app_load(s, ctl->pool, argv[1], &a);
+    if (rv == APR_ENOENT)
+        ctl_fail("application show: no application with reference number %s", argv[1]);
+    if (rv != APR_SUCCESS)
+        ctl_fail("application show: the database could not be read");
+    printf("Reference Number:             %s\n"
+           "Subscriber Reference Number:  %s\n"
+           "Server Name:                  %s\n"
+           "Type:                         %s\n"
+           "Additional Server Names (%d):", a->envelope_ref, a->subscriber_ref,
+           ec_dns_display(ctl->pool, a->server_name), a->cert_type, a->extra->nelts);
+    for (int i = 0; i < a->extra->nelts; i++)
+        printf(" %s", APR_ARRAY_IDX(a->extra, i, const char *));
+    printf("\nOrganisation (English):       %s\n"
+           "Organisation (Chinese):       %s\n"
+           "Branch (English / Chinese):   %s / %s\n"
+           "BR No. / CI-CR No. / Other:   %s / %s / %s\n"
+           "Subscription Period:          %d-year\n"
+           "Government (B/D):             %s\n"
+           "E-mail:                       %s\n"
+           "Status:                       %s%s\n",
+           v(a->org_en), v(a->org_zh), v(a->branch_en), v(a->branch_zh), v(a->br_no),
+           v(a->ci_cr_no), v(a->other_doc), a->period_years, a->government ? "yes" : "no",
+           a->email, a->status, a->locked ? " (envelope locked)" : "");
+    if (!strcmp(a->cert_type, "ev"))
+        printf("EV street / reg. no. / category / jurisdiction: %s / %s / %s / %s\n",
+               v(a->ev_street), v(a->ev_reg_no), v(a->ev_category), v(a->ev_jurisdiction));
+    ec_audit(s, ctl->pool, ctl->actor, "application.show", apr_pstrcat(ctl->pool, "envelope ", a->envelope_ref, NULL));
+    return 0;
+}
+
+int cmd_application(ctl_t *ctl, int argc, char **argv)
+{
+    if (argc < 2)
+        app_usage();
+    if (!strcmp(argv[1], "add"))
+        return add(ctl, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "show"))
+        return show(ctl, argc - 1, argv + 1);
+    app_usage();
+    return 2;
+}

@@ -1,0 +1,77 @@
+#include <stdio.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "ctl.h"
+#include "ec_util.h"
+
+/* httpd argument syntax: words, "double" or 'single' quoted, backslash escapes. */
+static int split_args(apr_pool_t *p, char *line, char **argv, int max)
+{
+    int n = 0;
+    char *s = line;
+
+    while (*s && n < max) {
+        char *out, *start;
+        while (apr_isspace(*s))
+            s++;
+        if (!*s || *s == '#')
+            break;
+        start = out = s;
+        if (*s == '"' || *s == '\'') {
+            char q = *s++;
+            start = out = s;
+            while (*s && *s != q) {
+                if (*s == '\\' && s[1])
+                    s++;
+                *out++ = *s++;
+            }
+            if (*s)
+                s++;
+        }
+        else {
+            while (*s && !apr_isspace(*s))
+                *out++ = *s++;
+        }
+        if (*s)
+            s++;
+        *out = 0;
+        argv[n++] = apr_pstrdup(p, start);
+    }
+    return n;
+}
+
+apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, const char **err)
+{
+    char *data, *line, *save;
+    size_t len;
+    apr_status_t rv;
+
+    memset(conf, 0, sizeof(*conf));
+    conf->path = path;
+    conf->db_driver = "mysql";
+    conf->issuers = apr_array_make(p, 2, sizeof(char *));
+    if ((rv = ec_read_file(p, path, 1 << 20, &data, &len)) != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot read %s", path);
+        return rv;
+    }
+    for (line = apr_strtok(data, "\n", &save); line; line = apr_strtok(NULL, "\n", &save)) {
+        char *argv[8];
+        int n = split_args(p, line, argv, 8);
+        if (n < 2)
+            continue;
+        if (!strcasecmp(argv[0], "DBDriver"))
+            conf->db_driver = argv[1];
+        else if (!strcasecmp(argv[0], "DBDParams"))
+            conf->db_params = argv[1];
+        else if (!strcasecmp(argv[0], "ECertPKCS11Module"))
+            conf->p11_module = argv[1];
+        else if (!strcasecmp(argv[0], "ECertTokenPIN"))
+            conf->token_pin = argv[1];
+        else if (!strcasecmp(argv[0], "ECertPublishDir"))
+            conf->publish_dir = argv[1];
+        else if (!strcasecmp(argv[0], "ECertIssuer") && n == 4)
+            APR_ARRAY_PUSH(conf->issuers, char *) = apr_pstrcat(p, argv[1], " ", argv[2], " ", argv[3], NULL);
+    }
+    return APR_SUCCESS;
+}

@@ -1,0 +1,76 @@
+/* ecertctl init: the key ceremony. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <getopt.h>
+#include "ctl.h"
+#include "ec_ca.h"
+#include "ec_audit.h"
+
+static int days_arg(const char *opt, const char *v)
+{
+    char *end;
+    long d = strtol(v, &end, 10);
+    if (*end || d < 1 || d > 40 * 366)
+        ctl_fail("--%s takes a number of days (1..%d)", opt, 40 * 366);
+    return (int)d;
+}
+
+int cmd_init(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "force", no_argument, NULL, 'f' }, { "token-label", required_argument, NULL, 't' },
+        { "root-cn", required_argument, NULL, 'r' }, { "ssl-cn", required_argument, NULL, 's' },
+        { "ev-cn", required_argument, NULL, 'e' }, { "aia-base", required_argument, NULL, 'a' },
+        { "crl-base", required_argument, NULL, 'c' }, { "ocsp-url", required_argument, NULL, 'o' },
+        { "cps-url", required_argument, NULL, 'p' }, { "root-days", required_argument, NULL, 'R' },
+        { "subca-days", required_argument, NULL, 'S' }, { "ocsp-days", required_argument, NULL, 'O' },
+        { "publish-dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    static const ec_stmt_t *const sets[] = { ec_ca_stmts, ec_audit_stmts, NULL };
+    ec_ceremony_t c;
+    ec_store_t *s;
+    ec_p11 *p11;
+    const char *report = NULL;
+    apr_status_t rv;
+    int ch;
+
+    ec_ceremony_defaults(&c);
+    c.publish_dir = ctl->conf.publish_dir;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'f': c.force = 1; break;
+        case 't': c.token_label = optarg; break;
+        case 'r': c.root_cn = optarg; break;
+        case 's': c.ssl_cn = optarg; break;
+        case 'e': c.ev_cn = optarg; break;
+        case 'a': c.aia_base = optarg; break;
+        case 'c': c.crl_base = optarg; break;
+        case 'o': c.ocsp_url = optarg; break;
+        case 'p': c.cps_url = optarg; break;
+        case 'R': c.root_days = days_arg("root-days", optarg); break;
+        case 'S': c.subca_days = days_arg("subca-days", optarg); break;
+        case 'O': c.ocsp_days = days_arg("ocsp-days", optarg); break;
+        case 'd': c.publish_dir = optarg; break;
+        default:
+            fputs("usage: ecertctl init [--force] [--token-label L] [--root-cn CN] [--ssl-cn CN]\n"
+                  "         [--ev-cn CN] [--aia-base URL] [--crl-base URL] [--ocsp-url URL]\n"
+                  "         [--cps-url URL] [--root-days N] [--subca-days N] [--ocsp-days N]\n"
+                  "         [--publish-dir DIR]\n", stderr);
+            return 2;
+        }
+    }
+    if (optind != argc)
+        ctl_fail("init: unexpected argument '%s'", argv[optind]);
+    if (!c.publish_dir)
+        ctl_fail("init: no publish directory (ECertPublishDir or --publish-dir)");
+    ctl_store(ctl, sets, &s);
+    ctl_token(ctl, c.token_label, &p11);
+    rv = ec_ceremony_run(p11, s, ctl->pool, &c, ctl->actor, &report);
+    if (rv != APR_SUCCESS)
+        ctl_fail("init: %s", report ? report : "the key ceremony failed (see the messages above)");
+    fputs(report, stdout);
+    return 0;
+}

@@ -1,0 +1,105 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdarg.h>
+#include <unistd.h>
+#include <pwd.h>
+#include <apr_general.h>
+#include <apr_strings.h>
+#include "ctl.h"
+#include "ec_log.h"
+
+static void usage(void)
+{
+    fputs("usage: ecertctl [-f ecert.conf] COMMAND ...\n"
+          "  init [--force] [names, URLs and validity: see ecertctl init --help]\n"
+          "      key ceremony: Root CA 3, the two Sub CAs and their OCSP responders in the token\n"
+          "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
+          "  application show REFERENCE\n"
+          "  audit verify\n", stderr);
+    exit(2);
+}
+
+void ctl_fail(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ecertctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    exit(1);
+}
+
+static void log_stderr(void *baton, ec_log_level_t level, const char *tag, const char *msg)
+{
+    if (level <= EC_LOG_WARN || getenv("ECERTCTL_DEBUG"))
+        fprintf(stderr, "ecertctl: [%s] %s\n", tag, msg);
+}
+
+apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s)
+{
+    if (!ctl->conf.db_params)
+        ctl_fail("%s has no DBDParams line", ctl->conf.path);
+    if (ec_store_open(s, ctl->pool, ctl->conf.db_driver, ctl->conf.db_params, sets) != APR_SUCCESS)
+        ctl_fail("cannot use the database (see the message above)");
+    return APR_SUCCESS;
+}
+
+apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11)
+{
+    char *pin;
+    const char *err;
+    const char *uri = ec_p11_token_uri(ctl->pool, token_label);
+
+    if (!ctl->conf.p11_module || !ctl->conf.token_pin)
+        ctl_fail("%s needs ECertPKCS11Module and ECertTokenPIN lines", ctl->conf.path);
+    if (ec_p11_read_pin(ctl->pool, ctl->conf.token_pin, &pin, &err) != APR_SUCCESS)
+        ctl_fail("%s", err);
+    if (ec_p11_open(p11, ctl->pool, ctl->conf.p11_module, uri, pin, 2) != APR_SUCCESS)
+        ctl_fail("cannot open the token '%s' (see the message above)", token_label);
+    return APR_SUCCESS;
+}
+
+static const char *operator_name(apr_pool_t *p)
+{
+    const char *u = getenv("SUDO_USER");
+    struct passwd *pw;
+    if (!u && (pw = getpwuid(getuid())))
+        u = pw->pw_name;
+    return apr_psprintf(p, "operator:%s", u ? u : "unknown");
+}
+
+int main(int argc, char **argv)
+{
+    ctl_t ctl;
+    const char *conf = getenv("ECERT_CONF"), *err;
+    int i = 1;
+
+    apr_app_initialize(&argc, (const char *const **)&argv, NULL);
+    atexit(apr_terminate);
+    memset(&ctl, 0, sizeof(ctl));
+    apr_pool_create(&ctl.pool, NULL);
+    ec_log_set(log_stderr, NULL);
+
+    if (i + 1 < argc && !strcmp(argv[i], "-f")) {
+        conf = argv[i + 1];
+        i += 2;
+    }
+    if (i >= argc || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+        usage();
+    if (!conf)
+        conf = "/etc/apache2/conf-available/ecert.conf";
+    if (ctl_conf_read(ctl.pool, conf, &ctl.conf, &err) != APR_SUCCESS)
+        ctl_fail("%s", err);
+    ctl.actor = operator_name(ctl.pool);
+
+    if (!strcmp(argv[i], "init"))
+        return cmd_init(&ctl, argc - i, argv + i);
+    if (!strcmp(argv[i], "application"))
+        return cmd_application(&ctl, argc - i, argv + i);
+    if (!strcmp(argv[i], "audit"))
+        return cmd_audit(&ctl, argc - i, argv + i);
+    fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);
+    usage();
+}

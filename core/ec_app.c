@@ -1,0 +1,207 @@
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "ec_app.h"
+#include "ec_audit.h"
+#include "ec_dns.h"
+#include "ec_pin.h"
+#include "ec_log.h"
+
+#define APP_COLS "id, subscriber_ref, envelope_ref, server_name, cert_type, org_name_en, " \
+    "org_name_zh, branch_name_en, branch_name_zh, br_no, ci_cr_no, other_reg_doc, period_years, " \
+    "government, email, ev_street, ev_reg_no, ev_business_category, ev_jurisdiction_c, status, " \
+    "confirm_chinese, failed_logins, locked"
+
+const ec_stmt_t ec_app_stmts[] = {
+    { "app_insert", "INSERT INTO application (subscriber_ref, envelope_ref, pin_hash, server_name, "
+      "cert_type, org_name_en, org_name_zh, branch_name_en, branch_name_zh, br_no, ci_cr_no, "
+      "other_reg_doc, period_years, government, email, ev_street, ev_reg_no, "
+      "ev_business_category, ev_jurisdiction_c) VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), "
+      "NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), "
+      "NULLIF(%s, ''), %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''))" },
+    { "app_name_insert", "INSERT INTO application_name (application_id, position, name) "
+      "SELECT id, %s, %s FROM application WHERE envelope_ref = %s" },
+    { "app_by_envelope", "SELECT " APP_COLS " FROM application WHERE envelope_ref = %s" },
+    { "app_names", "SELECT name FROM application_name WHERE application_id = %s ORDER BY position" },
+    { "app_pin_hash", "SELECT pin_hash FROM application WHERE id = %s" },
+    { "app_ref_taken", "SELECT COUNT(*) FROM application WHERE envelope_ref = %s OR subscriber_ref = %s" },
+    { NULL, NULL }
+};
+
+ec_app_t *ec_app_new(apr_pool_t *p)
+{
+    ec_app_t *a = apr_pcalloc(p, sizeof(*a));
+    a->extra = apr_array_make(p, 4, sizeof(const char *));
+    a->period_years = 1;
+    return a;
+}
+
+static int empty(const char *s)
+{
+    return !s || !*s;
+}
+
+static int alnum_max(const char *s, size_t max)
+{
+    if (empty(s))
+        return 1;
+    if (strlen(s) > max)
+        return 0;
+    for (; *s; s++)
+        if (!apr_isalnum(*s))
+            return 0;
+    return 1;
+}
+
+static const char *const ev_categories[] = {
+    "Private Organization", "Government Entity", "Business Entity", "Non-Commercial Entity", NULL
+};
+
+const char *ec_app_validate(apr_pool_t *p, ec_app_t *a)
+{
+    const char *err, *t = a->cert_type;
+    int wildcard, multi;
+
+    if (empty(t) || (strcmp(t, "standard") && strcmp(t, "wildcard") && strcmp(t, "multi-domain") &&
+                     strcmp(t, "ev")))
+        return apr_psprintf(p, "unknown certificate type '%s' (standard, wildcard, multi-domain or ev)",
+                            t ? t : "");
+    wildcard = !strcmp(t, "wildcard");
+    multi = !strcmp(t, "multi-domain") || !strcmp(t, "ev");
+    a->server_name = ec_dns_normalize(p, a->server_name, wildcard, &err);
+    if (!a->server_name)
+        return apr_psprintf(p, "server name: %s", err);
+    if (wildcard && strncmp(a->server_name, "*.", 2))
+        return "a wildcard certificate's server name must start with '*.'";
+    if (!multi && a->extra->nelts)
+        return apr_psprintf(p, "a %s certificate has no additional server names", t);
+    if (a->extra->nelts > EC_APP_MAX_EXTRA)
+        return apr_psprintf(p, "at most %d additional server names are allowed (got %d)",
+                            EC_APP_MAX_EXTRA, a->extra->nelts);
+    for (int i = 0; i < a->extra->nelts; i++) {
+        const char **name = &APR_ARRAY_IDX(a->extra, i, const char *);
+        const char *n = ec_dns_normalize(p, *name, 0, &err);
+        if (!n)
+            return apr_psprintf(p, "additional server name '%s': %s", *name, err);
+        if (!strcmp(n, a->server_name))
+            return apr_psprintf(p, "additional server name '%s' repeats the server name", *name);
+        for (int j = 0; j < i; j++)
+            if (!strcmp(n, APR_ARRAY_IDX(a->extra, j, const char *)))
+                return apr_psprintf(p, "additional server name '%s' is listed twice", *name);
+        *name = n;
+    }
+    if (empty(a->org_en) && empty(a->org_zh))
+        return "an organisation name in English or Chinese is required";
+    if (!alnum_max(a->br_no, 16))
+        return "the business registration number has at most 16 letters or digits";
+    if (!alnum_max(a->ci_cr_no, 8))
+        return "the CI/CR number has at most 8 letters or digits";
+    if (!alnum_max(a->other_doc, 30))
+        return "the other registration document has at most 30 letters or digits";
+    if (a->period_years < 1 || a->period_years > 3)
+        return "the subscription period is 1 to 3 years";
+    if (empty(a->email) || !strchr(a->email, '@') || strchr(a->email, ' ') || strlen(a->email) > 254)
+        return "the authorised representative's e-mail address is not valid";
+    if (!strcmp(t, "ev")) {
+        int ok = 0;
+        if (empty(a->ev_street) || empty(a->ev_reg_no))
+            return "an EV application needs the street address and registration number";
+        for (int i = 0; ev_categories[i]; i++)
+            ok |= a->ev_category && !strcmp(a->ev_category, ev_categories[i]);
+        if (!ok)
+            return "the EV business category is one of: Private Organization, Government Entity, "
+                   "Business Entity, Non-Commercial Entity";
+        if (empty(a->ev_jurisdiction))
+            a->ev_jurisdiction = "HK";
+        if (strlen(a->ev_jurisdiction) != 2 || !apr_isupper(a->ev_jurisdiction[0]) ||
+            !apr_isupper(a->ev_jurisdiction[1]))
+            return "the EV jurisdiction is a two-letter country code";
+    }
+    else if (!empty(a->ev_street) || !empty(a->ev_reg_no) || !empty(a->ev_category))
+        return "EV fields belong only to an EV application";
+    return NULL;
+}
+
+static const char *nz(const char *s)
+{
+    return s ? s : "";
+}
+
+apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
+                           char **pin_out)
+{
+    char env[10], sub[11], pin[17];
+    const char *taken, *hash;
+    apr_status_t rv;
+    int tries;
+
+    /* A fresh pair of reference numbers; the unique keys settle any race. */
+    for (tries = 0; tries < 5; tries++) {
+        if (ec_pin_digits(env, 9) != APR_SUCCESS || ec_pin_digits(sub, 10) != APR_SUCCESS)
+            return APR_EGENERAL;
+        if (env[0] == '0' || sub[0] == '0')
+            continue;
+        if (ec_store_get1(s, p, "app_ref_taken", 1, &taken, EC_ARGS(env, sub)) != APR_SUCCESS)
+            return APR_EGENERAL;
+        if (!strcmp(taken, "0"))
+            break;
+    }
+    if (tries == 5 || ec_pin_digits(pin, 16) != APR_SUCCESS || !(hash = ec_pin_hash(p, pin)))
+        return APR_EGENERAL;
+
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        return rv;
+    ec_store_exec(s, p, "app_insert", NULL,
+                  EC_ARGS(sub, env, hash, a->server_name, a->cert_type, nz(a->org_en), nz(a->org_zh),
+                          nz(a->branch_en), nz(a->branch_zh), nz(a->br_no), nz(a->ci_cr_no),
+                          nz(a->other_doc), apr_itoa(p, a->period_years), a->government ? "1" : "0",
+                          a->email, nz(a->ev_street), nz(a->ev_reg_no), nz(a->ev_category),
+                          nz(a->ev_jurisdiction)));
+    for (int i = 0; i < a->extra->nelts && !s->failed; i++)
+        ec_store_exec(s, p, "app_name_insert", NULL,
+                      EC_ARGS(apr_itoa(p, i + 1), APR_ARRAY_IDX(a->extra, i, const char *), env));
+    if (!s->failed)
+        ec_audit(s, p, actor, "application.create",
+                 apr_psprintf(p, "envelope %s subscriber %s server %s type %s names %d government %d",
+                              env, sub, a->server_name, a->cert_type, a->extra->nelts, a->government));
+    if ((rv = ec_store_end(s, 0)) != APR_SUCCESS)
+        return rv;
+    a->envelope_ref = apr_pstrdup(p, env);
+    a->subscriber_ref = apr_pstrdup(p, sub);
+    *pin_out = apr_pstrdup(p, pin);
+    memset(pin, 0, sizeof(pin));
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_app_load(ec_store_t *s, apr_pool_t *p, const char *envelope_ref, ec_app_t **out)
+{
+    const char *c[23];
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    ec_app_t *a;
+    apr_status_t rv;
+
+    rv = ec_store_get1(s, p, "app_by_envelope", 23, c, EC_ARGS(envelope_ref));
+    if (rv != APR_SUCCESS)
+        return rv;
+    a = ec_app_new(p);
+    a->id = c[0]; a->subscriber_ref = c[1]; a->envelope_ref = c[2]; a->server_name = c[3];
+    a->cert_type = c[4]; a->org_en = c[5]; a->org_zh = c[6]; a->branch_en = c[7];
+    a->branch_zh = c[8]; a->br_no = c[9]; a->ci_cr_no = c[10]; a->other_doc = c[11];
+    a->period_years = atoi(c[12]); a->government = atoi(c[13]); a->email = c[14];
+    a->ev_street = c[15]; a->ev_reg_no = c[16]; a->ev_category = c[17]; a->ev_jurisdiction = c[18];
+    a->status = c[19]; a->confirm_chinese = atoi(c[20]); a->failed_logins = atoi(c[21]);
+    a->locked = atoi(c[22]);
+    if ((rv = ec_store_select(s, p, "app_names", &res, EC_ARGS(a->id))) != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS)
+        APR_ARRAY_PUSH(a->extra, const char *) = apr_pstrdup(p, ec_store_col(s, row, 0));
+    *out = a;
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_app_pin_hash(ec_store_t *s, apr_pool_t *p, const char *id, const char **hash)
+{
+    return ec_store_get1(s, p, "app_pin_hash", 1, hash, EC_ARGS(id));
+}

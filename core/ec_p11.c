@@ -1,0 +1,513 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <p11-kit/p11-kit.h>
+#include <p11-kit/uri.h>
+#include <apr_reslist.h>
+#include <apr_strings.h>
+#include "ec_p11.h"
+#include "ec_der.h"
+#include "ec_util.h"
+#include "ec_log.h"
+
+struct ec_p11 {
+    apr_pool_t *pool;
+    CK_FUNCTION_LIST *m;
+    CK_SLOT_ID slot;
+    char *pin;
+    apr_reslist_t *sessions;
+};
+
+struct ec_p11_key {
+    const char *uri;
+    CK_ATTRIBUTE *tmpl;
+    CK_ULONG ntmpl;
+    CK_OBJECT_HANDLE handle;    /* 0: not looked up yet (or invalidated) */
+};
+
+typedef struct {
+    CK_SESSION_HANDLE h;
+} p11_session;
+
+const char *ec_p11_strerror(unsigned long rv)
+{
+    return p11_kit_strerror((CK_RV)rv);
+}
+
+static apr_status_t session_ctor(void **res, void *params, apr_pool_t *pool)
+{
+    ec_p11 *p11 = params;
+    p11_session *s = apr_pcalloc(pool, sizeof(*s));
+    CK_SESSION_INFO info;
+    CK_RV rv;
+
+    rv = p11->m->C_OpenSession(p11->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s->h);
+    if (rv != CKR_OK) {
+        ec_log(EC_LOG_ERR, "ECP0001", "C_OpenSession failed: %s", ec_p11_strerror(rv));
+        return APR_EGENERAL;
+    }
+    /* Login state is per application: log in only when this session is still public. */
+    rv = p11->m->C_GetSessionInfo(s->h, &info);
+    if (rv == CKR_OK && (info.state == CKS_RO_PUBLIC_SESSION || info.state == CKS_RW_PUBLIC_SESSION)) {
+        rv = p11->m->C_Login(s->h, CKU_USER, (CK_UTF8CHAR *)p11->pin, strlen(p11->pin));
+        if (rv == CKR_USER_ALREADY_LOGGED_IN)
+            rv = CKR_OK;
+    }
+    if (rv != CKR_OK) {
+        ec_log(EC_LOG_ERR, "ECP0002", "token login failed: %s", ec_p11_strerror(rv));
+        p11->m->C_CloseSession(s->h);
+        return APR_EGENERAL;
+    }
+    *res = s;
+    return APR_SUCCESS;
+}
+
+static apr_status_t session_dtor(void *res, void *params, apr_pool_t *pool)
+{
+    ec_p11 *p11 = params;
+    p11_session *s = res;
+    p11->m->C_CloseSession(s->h);
+    return APR_SUCCESS;
+}
+
+static apr_status_t p11_cleanup(void *data)
+{
+    ec_p11 *p11 = data;
+    if (p11->sessions) {
+        apr_reslist_destroy(p11->sessions);
+        p11->sessions = NULL;
+    }
+    if (p11->m) {
+        p11_kit_module_finalize(p11->m);
+        p11_kit_module_release(p11->m);
+        p11->m = NULL;
+    }
+    if (p11->pin) {
+        memset(p11->pin, 0, strlen(p11->pin));
+    }
+    return APR_SUCCESS;
+}
+
+static P11KitUri *parse_uri(const char *uri)
+{
+    P11KitUri *u = p11_kit_uri_new();
+    int rc;
+
+    if (!u)
+        return NULL;
+    rc = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_OBJECT_ON_TOKEN, u);
+    if (rc != P11_KIT_URI_OK) {
+        ec_log(EC_LOG_ERR, "ECP0003", "bad PKCS#11 URI '%s': %s", uri, p11_kit_uri_message(rc));
+        p11_kit_uri_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
+                         const char *token_uri, const char *pin, int max_sessions)
+{
+    ec_p11 *p11 = apr_pcalloc(pool, sizeof(*p11));
+    CK_SLOT_ID slots[64];
+    CK_ULONG nslots = 64, i;
+    P11KitUri *u;
+    CK_RV rv;
+    apr_status_t status = APR_EGENERAL;
+
+    if (!(u = parse_uri(token_uri)))
+        return APR_EINVAL;
+    p11->pool = pool;
+    p11->pin = apr_pstrdup(pool, pin);
+    apr_pool_cleanup_register(pool, p11, p11_cleanup, apr_pool_cleanup_null);
+
+    p11->m = p11_kit_module_load(module, 0);
+    if (!p11->m) {
+        ec_log(EC_LOG_ERR, "ECP0004", "cannot load PKCS#11 module %s: %s", module, p11_kit_message());
+        goto done;
+    }
+    rv = p11_kit_module_initialize(p11->m);
+    if (rv != CKR_OK) {
+        ec_log(EC_LOG_ERR, "ECP0005", "cannot initialize %s: %s", module, ec_p11_strerror(rv));
+        p11_kit_module_release(p11->m);
+        p11->m = NULL;
+        goto done;
+    }
+    rv = p11->m->C_GetSlotList(CK_TRUE, slots, &nslots);
+    if (rv != CKR_OK) {
+        ec_log(EC_LOG_ERR, "ECP0006", "C_GetSlotList: %s", ec_p11_strerror(rv));
+        goto done;
+    }
+    for (i = 0; i < nslots; i++) {
+        CK_TOKEN_INFO ti;
+        if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti))
+            break;
+    }
+    if (i == nslots) {
+        ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", token_uri);
+        status = APR_ENOENT;
+        goto done;
+    }
+    p11->slot = slots[i];
+    status = apr_reslist_create(&p11->sessions, 0, max_sessions, max_sessions, 0,
+                                session_ctor, session_dtor, p11, pool);
+    if (status == APR_SUCCESS) {
+        /* Open one session now so a wrong PIN shows at start, not at the first signature. */
+        void *res;
+        status = apr_reslist_acquire(p11->sessions, &res);
+        if (status == APR_SUCCESS)
+            apr_reslist_release(p11->sessions, res);
+    }
+done:
+    p11_kit_uri_free(u);
+    if (status == APR_SUCCESS)
+        *out = p11;
+    return status;
+}
+
+apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p11_key **key)
+{
+    ec_p11_key *k = apr_pcalloc(pool, sizeof(*k));
+    P11KitUri *u;
+    CK_ATTRIBUTE *attrs;
+    CK_ULONG n, i;
+    int has_class = 0;
+    static CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY;
+
+    if (!(u = parse_uri(uri)))
+        return APR_EINVAL;
+    attrs = p11_kit_uri_get_attributes(u, &n);
+    k->tmpl = apr_pcalloc(pool, sizeof(CK_ATTRIBUTE) * (n + 1));
+    for (i = 0; i < n; i++) {
+        k->tmpl[i].type = attrs[i].type;
+        k->tmpl[i].pValue = apr_pmemdup(pool, attrs[i].pValue, attrs[i].ulValueLen);
+        k->tmpl[i].ulValueLen = attrs[i].ulValueLen;
+        if (attrs[i].type == CKA_CLASS) {
+            has_class = 1;
+            if (attrs[i].ulValueLen != sizeof(CK_OBJECT_CLASS) ||
+                *(CK_OBJECT_CLASS *)attrs[i].pValue != CKO_PRIVATE_KEY) {
+                ec_log(EC_LOG_ERR, "ECP0008", "%s does not name a private key", uri);
+                p11_kit_uri_free(u);
+                return APR_EINVAL;
+            }
+        }
+    }
+    if (!has_class) {
+        k->tmpl[n].type = CKA_CLASS;
+        k->tmpl[n].pValue = &priv;
+        k->tmpl[n].ulValueLen = sizeof(priv);
+        n++;
+    }
+    k->ntmpl = n;
+    k->uri = apr_pstrdup(pool, uri);
+    p11_kit_uri_free(u);
+    *key = k;
+    return APR_SUCCESS;
+}
+
+const char *ec_p11_key_uri(const ec_p11_key *key)
+{
+    return key->uri;
+}
+
+/* Object handles are valid across the application's sessions: look up once, cache. */
+static CK_RV find_key(ec_p11 *p11, CK_SESSION_HANDLE h, ec_p11_key *k, CK_OBJECT_HANDLE *out)
+{
+    CK_OBJECT_HANDLE found[2];
+    CK_ULONG n = 0;
+    CK_RV rv;
+    CK_OBJECT_HANDLE cached = __atomic_load_n(&k->handle, __ATOMIC_ACQUIRE);
+
+    if (cached) {
+        *out = cached;
+        return CKR_OK;
+    }
+    rv = p11->m->C_FindObjectsInit(h, k->tmpl, k->ntmpl);
+    if (rv != CKR_OK)
+        return rv;
+    rv = p11->m->C_FindObjects(h, found, 2, &n);
+    p11->m->C_FindObjectsFinal(h);
+    if (rv != CKR_OK)
+        return rv;
+    if (n != 1) {
+        ec_log(EC_LOG_ERR, "ECP0009", "%s matches %lu private keys (need exactly one)",
+               k->uri, (unsigned long)n);
+        return CKR_KEY_HANDLE_INVALID;
+    }
+    __atomic_store_n(&k->handle, found[0], __ATOMIC_RELEASE);
+    *out = found[0];
+    return CKR_OK;
+}
+
+static int retryable(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_SESSION_HANDLE_INVALID: case CKR_SESSION_CLOSED: case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_REMOVED: case CKR_TOKEN_NOT_PRESENT: case CKR_USER_NOT_LOGGED_IN:
+    case CKR_KEY_HANDLE_INVALID: case CKR_OBJECT_HANDLE_INVALID:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+typedef CK_RV session_op(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton);
+
+/* Runs op on a pooled session; a session or device error drops that session (and the
+ * cached key handle) and the operation is tried once more on a fresh one. */
+static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, void *baton,
+                                 const char *what)
+{
+    CK_RV rv = CKR_OK;
+
+    for (int attempt = 0; attempt < 2; attempt++) {
+        void *res;
+        apr_status_t st = apr_reslist_acquire(p11->sessions, &res);
+        if (st != APR_SUCCESS)
+            return st;
+        rv = op(p11, ((p11_session *)res)->h, baton);
+        if (rv == CKR_OK) {
+            apr_reslist_release(p11->sessions, res);
+            return APR_SUCCESS;
+        }
+        if (!retryable(rv)) {
+            apr_reslist_release(p11->sessions, res);
+            break;
+        }
+        ec_log(EC_LOG_WARN, "ECP0010", "%s: %s; reopening the session", what, ec_p11_strerror(rv));
+        apr_reslist_invalidate(p11->sessions, res);
+        if (k)
+            __atomic_store_n(&k->handle, 0, __ATOMIC_RELEASE);
+    }
+    ec_log(EC_LOG_ERR, "ECP0011", "%s failed: %s", what, ec_p11_strerror(rv));
+    return APR_EGENERAL;
+}
+
+typedef struct {
+    ec_p11_key *key;
+    const uint8_t *data;
+    size_t len;
+    uint8_t *sig;
+    size_t siglen;
+} sign_op;
+
+static CK_RV do_sign(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
+{
+    sign_op *s = baton;
+    CK_MECHANISM mech = { CKM_SHA256_RSA_PKCS, NULL, 0 };
+    CK_OBJECT_HANDLE kh;
+    CK_ULONG siglen = EC_P11_SIGMAX;
+    CK_RV rv;
+
+    if ((rv = find_key(p11, h, s->key, &kh)) != CKR_OK)
+        return rv;
+    if ((rv = p11->m->C_SignInit(h, &mech, kh)) != CKR_OK)
+        return rv;
+    rv = p11->m->C_Sign(h, (CK_BYTE *)s->data, s->len, s->sig, &siglen);
+    s->siglen = siglen;
+    return rv;
+}
+
+apr_status_t ec_p11_sign(ec_p11 *p11, ec_p11_key *key, const uint8_t *data, size_t len,
+                         uint8_t *sig, size_t *siglen)
+{
+    sign_op s = { key, data, len, sig, 0 };
+    apr_status_t st = with_session(p11, key, do_sign, &s, "C_Sign");
+    *siglen = s.siglen;
+    return st;
+}
+
+typedef struct {
+    ec_p11_key *key;
+    CK_ATTRIBUTE *attrs;
+    CK_ULONG n;
+} attr_op;
+
+static CK_RV do_get_attrs(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
+{
+    attr_op *a = baton;
+    CK_OBJECT_HANDLE kh;
+    CK_RV rv;
+
+    if ((rv = find_key(p11, h, a->key, &kh)) != CKR_OK)
+        return rv;
+    return p11->m->C_GetAttributeValue(h, kh, a->attrs, a->n);
+}
+
+apr_status_t ec_p11_key_spki(ec_p11 *p11, ec_p11_key *key, apr_pool_t *pool,
+                             const uint8_t **spki, size_t *len)
+{
+    uint8_t mod[1024], exp[16];
+    CK_ATTRIBUTE attrs[2] = {
+        { CKA_MODULUS, mod, sizeof(mod) }, { CKA_PUBLIC_EXPONENT, exp, sizeof(exp) }
+    };
+    attr_op a = { key, attrs, 2 };
+    ec_der_w w;
+    apr_status_t st;
+
+    if ((st = with_session(p11, key, do_get_attrs, &a, "C_GetAttributeValue")) != APR_SUCCESS)
+        return st;
+    ec_der_w_init(&w);
+    ec_der_begin(&w, EC_DER_SEQUENCE);
+    ec_der_begin(&w, EC_DER_SEQUENCE);
+    ec_der_oid(&w, "1.2.840.113549.1.1.1");
+    ec_der_null(&w);
+    ec_der_end(&w);
+    ec_der_begin(&w, EC_DER_BITSTRING);
+    ec_der_raw(&w, "", 1);
+    ec_der_begin(&w, EC_DER_SEQUENCE);
+    ec_der_uint(&w, mod, attrs[0].ulValueLen);
+    ec_der_uint(&w, exp, attrs[1].ulValueLen);
+    ec_der_end(&w);
+    ec_der_end(&w);
+    ec_der_end(&w);
+    *spki = ec_der_w_take(&w, pool, len);
+    return *spki ? APR_SUCCESS : APR_ENOMEM;
+}
+
+apr_status_t ec_p11_key_protection(ec_p11 *p11, ec_p11_key *key, int *extractable, int *sensitive)
+{
+    CK_BBOOL ext = CK_TRUE, sens = CK_FALSE;
+    CK_ATTRIBUTE attrs[2] = {
+        { CKA_EXTRACTABLE, &ext, sizeof(ext) }, { CKA_SENSITIVE, &sens, sizeof(sens) }
+    };
+    attr_op a = { key, attrs, 2 };
+    apr_status_t st = with_session(p11, key, do_get_attrs, &a, "C_GetAttributeValue");
+    *extractable = ext == CK_TRUE;
+    *sensitive = sens == CK_TRUE;
+    return st;
+}
+
+typedef struct {
+    const char *label;
+    unsigned bits;
+} gen_op;
+
+static CK_RV do_generate(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
+{
+    gen_op *g = baton;
+    CK_MECHANISM mech = { CKM_RSA_PKCS_KEY_PAIR_GEN, NULL, 0 };
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    CK_ULONG bits = g->bits;
+    CK_BYTE e[] = { 0x01, 0x00, 0x01 };
+    CK_BYTE id[16];
+    CK_ULONG lablen = strlen(g->label);
+    CK_OBJECT_HANDLE pub, priv;
+    CK_ATTRIBUTE pubt[] = {
+        { CKA_TOKEN, &yes, sizeof(yes) }, { CKA_VERIFY, &yes, sizeof(yes) },
+        { CKA_ENCRYPT, &no, sizeof(no) }, { CKA_WRAP, &no, sizeof(no) },
+        { CKA_MODULUS_BITS, &bits, sizeof(bits) }, { CKA_PUBLIC_EXPONENT, e, sizeof(e) },
+        { CKA_LABEL, (void *)g->label, lablen }, { CKA_ID, id, sizeof(id) },
+    };
+    CK_ATTRIBUTE privt[] = {
+        { CKA_TOKEN, &yes, sizeof(yes) }, { CKA_PRIVATE, &yes, sizeof(yes) },
+        { CKA_SENSITIVE, &yes, sizeof(yes) }, { CKA_EXTRACTABLE, &no, sizeof(no) },
+        { CKA_SIGN, &yes, sizeof(yes) }, { CKA_DECRYPT, &no, sizeof(no) },
+        { CKA_UNWRAP, &no, sizeof(no) },
+        { CKA_LABEL, (void *)g->label, lablen }, { CKA_ID, id, sizeof(id) },
+    };
+
+    if (ec_random(id, sizeof(id)) != APR_SUCCESS)
+        return CKR_FUNCTION_FAILED;
+    return p11->m->C_GenerateKeyPair(h, &mech, pubt, sizeof(pubt) / sizeof(pubt[0]),
+                                     privt, sizeof(privt) / sizeof(privt[0]), &pub, &priv);
+}
+
+apr_status_t ec_p11_generate_rsa(ec_p11 *p11, const char *label, unsigned bits)
+{
+    gen_op g = { label, bits };
+    return with_session(p11, NULL, do_generate, &g, "C_GenerateKeyPair");
+}
+
+typedef struct {
+    const char *label;
+    int destroy;
+    int count;
+} label_op;
+
+static CK_RV do_label(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
+{
+    label_op *l = baton;
+    CK_ATTRIBUTE t[] = { { CKA_LABEL, (void *)l->label, strlen(l->label) } };
+    CK_OBJECT_HANDLE found[32];
+    CK_ULONG n = 0;
+    CK_RV rv;
+
+    if ((rv = p11->m->C_FindObjectsInit(h, t, 1)) != CKR_OK)
+        return rv;
+    rv = p11->m->C_FindObjects(h, found, 32, &n);
+    p11->m->C_FindObjectsFinal(h);
+    if (rv != CKR_OK)
+        return rv;
+    l->count = (int)n;
+    for (CK_ULONG i = 0; l->destroy && i < n; i++)
+        if ((rv = p11->m->C_DestroyObject(h, found[i])) != CKR_OK)
+            return rv;
+    return CKR_OK;
+}
+
+apr_status_t ec_p11_label_objects(ec_p11 *p11, const char *label, int destroy, int *count)
+{
+    label_op l = { label, destroy, 0 };
+    apr_status_t st = with_session(p11, NULL, do_label, &l, "C_FindObjects");
+    *count = l.count;
+    return st;
+}
+
+static char *pct(apr_pool_t *pool, const char *s)
+{
+    char *out = apr_palloc(pool, 3 * strlen(s) + 1), *o = out;
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '.' || c == '_' || c == '~')
+            *o++ = (char)c;
+        else
+            o += sprintf(o, "%%%02X", c);
+    }
+    *o = 0;
+    return out;
+}
+
+char *ec_p11_token_uri(apr_pool_t *pool, const char *token_label)
+{
+    return apr_pstrcat(pool, "pkcs11:token=", pct(pool, token_label), NULL);
+}
+
+char *ec_p11_uri(apr_pool_t *pool, const char *token_label, const char *object_label)
+{
+    return apr_psprintf(pool, "pkcs11:token=%s;object=%s;type=private",
+                        pct(pool, token_label), pct(pool, object_label));
+}
+
+apr_status_t ec_p11_read_pin(apr_pool_t *pool, const char *spec, char **pin, const char **err)
+{
+    char *data = NULL;
+    size_t len = 0;
+
+    *err = NULL;
+    if (!strncmp(spec, "env:", 4)) {
+        const char *v = getenv(spec + 4);
+        if (!v || !*v) {
+            *err = apr_psprintf(pool, "environment variable %s is not set", spec + 4);
+            return APR_ENOENT;
+        }
+        *pin = apr_pstrdup(pool, v);
+        return APR_SUCCESS;
+    }
+    if (!strncmp(spec, "file:", 5)) {
+        apr_status_t rv = ec_read_file(pool, spec + 5, 4096, &data, &len);
+        if (rv != APR_SUCCESS) {
+            *err = apr_psprintf(pool, "cannot read the token PIN file %s", spec + 5);
+            return rv;
+        }
+        data[strcspn(data, "\r\n")] = 0;
+        if (!*data) {
+            *err = apr_psprintf(pool, "the token PIN file %s is empty", spec + 5);
+            return APR_EINVAL;
+        }
+        *pin = data;
+        return APR_SUCCESS;
+    }
+    *err = "the token PIN is given as file:/path or env:NAME";
+    return APR_EINVAL;
+}

@@ -1,0 +1,56 @@
+/* PKCS#11 token access through p11-kit: a per-process pool of logged-in sessions
+ * (apr_reslist) and key handles named by RFC 7512 URIs. Every CA, CRL and OCSP
+ * signature is C_Sign inside the token; private keys are created sensitive and
+ * non-extractable and never leave it.
+ *
+ * Open the pool after fork (httpd child_init), never in a parent that forks. */
+#ifndef EC_P11_H
+#define EC_P11_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+typedef struct ec_p11 ec_p11;
+typedef struct ec_p11_key ec_p11_key;
+
+#define EC_P11_SIGMAX 512
+
+/* module: path of the PKCS#11 module; token_uri: a pkcs11: URI whose token
+ * attributes select the token (object attributes are ignored); pin: user PIN. */
+apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
+                         const char *token_uri, const char *pin, int max_sessions);
+
+/* Finds the private key named by uri (type=private implied). */
+apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p11_key **key);
+const char *ec_p11_key_uri(const ec_p11_key *key);
+
+/* sha256WithRSAEncryption (CKM_SHA256_RSA_PKCS) over data. sig must hold EC_P11_SIGMAX. */
+apr_status_t ec_p11_sign(ec_p11 *p11, ec_p11_key *key, const uint8_t *data, size_t len,
+                         uint8_t *sig, size_t *siglen);
+
+/* SubjectPublicKeyInfo DER of the key (from CKA_MODULUS / CKA_PUBLIC_EXPONENT). */
+apr_status_t ec_p11_key_spki(ec_p11 *p11, ec_p11_key *key, apr_pool_t *pool,
+                             const uint8_t **spki, size_t *len);
+
+/* CKA_EXTRACTABLE and CKA_SENSITIVE of the private key. */
+apr_status_t ec_p11_key_protection(ec_p11 *p11, ec_p11_key *key, int *extractable, int *sensitive);
+
+/* Key ceremony: RSA key pair on the token, labelled, sensitive, non-extractable. */
+apr_status_t ec_p11_generate_rsa(ec_p11 *p11, const char *label, unsigned bits);
+/* Number of objects carrying label; with destroy set they are removed. */
+apr_status_t ec_p11_label_objects(ec_p11 *p11, const char *label, int destroy, int *count);
+
+/* Builds the RFC 7512 URI of a private key by token label and object label. */
+char *ec_p11_uri(apr_pool_t *pool, const char *token_label, const char *object_label);
+char *ec_p11_token_uri(apr_pool_t *pool, const char *token_label);
+
+/* Human text of the last PKCS#11 failure in this thread (for error messages). */
+const char *ec_p11_strerror(unsigned long rv);
+
+/* Token PIN from "file:/path" (first line) or "env:NAME"; never from config text. */
+apr_status_t ec_p11_read_pin(apr_pool_t *pool, const char *spec, char **pin, const char **err);
+
+#endif
+

@@ -1,0 +1,872 @@
+#!/usr/bin/python3
+"""The local e-Cert CA services stack: private MariaDB, SoftHSMv2 token, key ceremony, httpd.
+
+Used by `make run` / `make stop` (CLI) and by the pytest harness (tests/conftest.py, import).
+
+    stack.py start  RUNDIR [--port N] [--dbport N]
+    stack.py stop   RUNDIR
+    stack.py status RUNDIR
+
+Defaults: port from $ECERT_PORT or 8080, database port from $ECERT_DBPORT or 33306,
+sources = the parent of scripts/.  Everything lives under RUNDIR; no system service or
+/etc/mysql configuration is used or touched.  Every step is idempotent: a second `start`
+reuses the database, the token and the CA keys, and restarts httpd with fresh configuration.
+"""
+
+import argparse
+import getpass
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import string
+import subprocess
+import sys
+import time
+
+SRCDIR_DEFAULT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+APACHE = "/usr/sbin/apache2"
+MARIADBD = "/usr/sbin/mariadbd"
+MARIADB = "mariadb"
+MARIADB_INSTALL_DB = "mariadb-install-db"
+P11_CANDIDATES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+)
+HTTPD_USER = "www-data"
+HTTPD_GROUP = "www-data"
+TOKEN_LABEL = "ecert"
+DB_NAME = "ecert"
+DB_USER = "ecert"
+ROOT_CERT = os.path.join("root", "root_ca_3.pem.crt")
+IS_ROOT = os.geteuid() == 0
+
+# error.log lines that make a test session fail
+LOG_LEVEL_RE = re.compile(r"\[(?:[\w.-]+:)?(?:error|crit|alert|emerg)\]")
+LOG_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
+               "Segmentation fault", "exit signal")
+
+DEMO_APPLICATION = (
+    "application", "add",
+    "--server-name", "www.example.com",
+    "--type", "standard",
+    "--org-en", "Example Company Limited",
+    "--org-zh", "範例有限公司",
+    "--br-no", "12345678",
+    "--email", "admin@example.com",
+    "--period", "1",
+)
+
+
+class StackError(RuntimeError):
+    """Something in the stack could not be brought up (message says what and where to look)."""
+
+
+class CtlError(subprocess.CalledProcessError):
+    """ecertctl exited non-zero; str() includes its output."""
+
+    def __str__(self):
+        return "%s\n--- stdout ---\n%s--- stderr ---\n%s" % (
+            super().__str__(), self.stdout or "", self.stderr or "")
+
+
+# ---------------------------------------------------------------- small helpers
+
+def free_ports(n=1, host="127.0.0.1"):
+    """n distinct TCP ports that are free right now on host."""
+    socks, ports = [], []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind((host, 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def free_port(host="127.0.0.1"):
+    return free_ports(1, host)[0]
+
+
+def port_in_use(port, host="127.0.0.1"):
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(1)
+        return s.connect_ex((host, port)) == 0
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    # state is the first field after the parenthesised command name
+    return stat[stat.rfind(")") + 2:][:1] not in ("Z", "X", "")
+
+
+def pid_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def read_pid(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def reap(pid):
+    """Collect pid's exit status if it is our child (see become_subreaper); else no-op."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def become_subreaper():
+    """Make this process the reaper of the daemons it starts (mariadbd, the httpd parent).
+
+    They detach from us, and on machines whose PID 1 does not reap orphans they would stay
+    as <defunct> entries after stop().  A long-lived caller (the pytest session) calls this
+    once; stop() then collects their exit status.  Returns True if it worked.
+    """
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(36, 1, 0, 0, 0) == 0      # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+def wait_pid_gone(pid, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reap(pid)
+        if not pid_alive(pid):
+            reap(pid)
+            return True
+        time.sleep(0.1)
+    reap(pid)
+    return not pid_alive(pid)
+
+
+def random_secret(n=20):
+    alphabet = string.ascii_letters + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+def write_private(path, data, mode=0o600):
+    """Write a file readable by its owner only (atomically replaced)."""
+    tmp = path + ".tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def write_file(path, data, mode=0o644):
+    tmp = path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def read_text(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def tail(path, n=40):
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return "(no %s)" % path
+    return "".join(lines[-n:])
+
+
+# ---------------------------------------------------------------- the stack
+
+class Stack:
+    """One e-Cert stack under rundir.  See the module docstring."""
+
+    def __init__(self, rundir, port=None, dbport=None, srcdir=None, extra_conf="",
+                 sqldir=None, confdir=None, quiet=False):
+        self.rundir = os.path.abspath(rundir)
+        self.port = int(port or os.environ.get("ECERT_PORT") or 8080)
+        self.dbport = int(dbport or os.environ.get("ECERT_DBPORT") or 33306)
+        self.srcdir = os.path.abspath(srcdir or SRCDIR_DEFAULT)
+        self.moddir = os.path.join(self.srcdir, "build")
+        self.ecertctl = os.path.join(self.moddir, "ecertctl")
+        self.sqldir = sqldir or os.path.join(self.srcdir, "sql")
+        self.confdir = confdir or os.path.join(self.srcdir, "conf")
+        self.extra_conf = extra_conf or ""
+        self.extra_conf2 = ""
+        self.quiet = quiet
+        self.port2 = None
+        self._expected = []
+
+        r = self.rundir
+        self.mysql_dir = os.path.join(r, "mysql")
+        self.datadir = os.path.join(self.mysql_dir, "data")
+        self.mysql_sock = os.path.join(self.mysql_dir, "mysql.sock")
+        self.mysql_pidfile = os.path.join(self.mysql_dir, "mariadbd.pid")
+        self.mysql_log = os.path.join(self.mysql_dir, "error.log")
+        self.mysql_portfile = os.path.join(self.mysql_dir, "port")
+        self.dbpass_file = os.path.join(r, "db.pass")
+        self.softhsm_conf = os.path.join(r, "softhsm2.conf")
+        self.tokendir = os.path.join(r, "tokens")
+        self.pin_file = os.path.join(r, "token.pin")
+        self.sopin_file = os.path.join(r, "token.sopin")
+        self.ecert_conf = os.path.join(r, "ecert.conf")
+        self.httpd_conf = os.path.join(r, "httpd.conf")
+        self.ecert2_conf = os.path.join(r, "ecert2.conf")
+        self.httpd2_conf = os.path.join(r, "httpd2.conf")
+        self.httpd_dir = os.path.join(r, "httpd")
+        self.httpd2_dir = os.path.join(r, "httpd2")
+        self.pubdir = os.path.join(r, "pub")
+        self.envelope_file = os.path.join(r, "demo-envelope.txt")
+        self.p11module = next((p for p in P11_CANDIDATES if os.path.exists(p)), P11_CANDIDATES[0])
+        self.admin_user = "root" if IS_ROOT else getpass.getuser()
+
+    # ------------------------------------------------------------ misc
+
+    def say(self, msg):
+        if not self.quiet:
+            print("stack: " + msg, file=sys.stderr, flush=True)
+
+    def env(self):
+        """Environment for every child we launch: SoftHSM config, plain C locale."""
+        e = {k: v for k, v in os.environ.items()
+             if not k.startswith("LC_") and k not in ("LANGUAGE",)}
+        e["LANG"] = "C"
+        e["SOFTHSM2_CONF"] = self.softhsm_conf
+        return e
+
+    def _run(self, cmd, check=True, what=None, **kw):
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        r = subprocess.run([str(c) for c in cmd], env=kw.pop("env", self.env()),
+                           capture_output=True, text=True, encoding="utf-8",
+                           errors="replace", **kw)
+        if check and r.returncode != 0:
+            raise StackError("%s failed (exit %d): %s\n%s%s" % (
+                what or os.path.basename(str(cmd[0])), r.returncode,
+                " ".join(str(c) for c in cmd), r.stdout, r.stderr))
+        return r
+
+    @property
+    def base_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def url(self, path="/", instance=1):
+        port = self.port if instance == 1 else self.port2
+        return "http://127.0.0.1:%d%s" % (port, path)
+
+    def check_build(self):
+        missing = [p for p in (self.ecertctl,
+                               os.path.join(self.moddir, "mod_ecert.so"),
+                               os.path.join(self.moddir, "mod_ocsp.so"))
+                   if not os.path.exists(p)]
+        if missing:
+            raise StackError("%s missing: run `make` first (in %s)"
+                             % (", ".join(missing), self.srcdir))
+
+    # ------------------------------------------------------------ whole stack
+
+    def start(self, summary=True):
+        """Bring everything up (idempotent).  Prints the URLs and PIN envelope if summary."""
+        self.check_build()
+        os.makedirs(self.rundir, exist_ok=True)
+        if IS_ROOT:
+            # httpd children (www-data) traverse RUNDIR to pub/ and tokens/
+            os.chmod(self.rundir, 0o755)
+        self.start_mariadb()
+        self.db_setup()
+        self.db_upgrade()
+        self.init_token()
+        self.write_config()
+        self.key_ceremony()
+        self.demo_application()
+        self.fix_permissions()
+        self.start_httpd()
+        if summary:
+            self.print_summary()
+
+    def stop(self):
+        """Stop what start() (and start_httpd2()) started; nothing else."""
+        self.stop_httpd(2)
+        self.stop_httpd(1)
+        self.stop_mariadb()
+
+    def status(self):
+        return {
+            "mariadb": self.mariadb_pid(),
+            "httpd": self.httpd_pid(1),
+            "httpd2": self.httpd_pid(2),
+        }
+
+    def print_summary(self, out=None):
+        out = out or sys.stdout
+        b = self.base_url
+        print("", file=out)
+        print("e-Cert CA services are running (run dir %s)" % self.rundir, file=out)
+        print("  subscriber pages  %s/ecert/" % b, file=out)
+        print("  OCSP              %s/ocsp" % b, file=out)
+        print("  CRLs              %s/crl/" % b, file=out)
+        print("  CA certificates   %s/root/" % b, file=out)
+        print("  MariaDB           127.0.0.1:%d db=%s user=%s (password in %s)"
+              % (self.dbport, DB_NAME, DB_USER, self.dbpass_file), file=out)
+        print("  stop with         make stop", file=out)
+        if os.path.exists(self.envelope_file):
+            print("\nDemo application PIN envelope (%s):" % self.envelope_file, file=out)
+            print(read_text(self.envelope_file).rstrip("\n"), file=out)
+        out.flush()
+
+    # ------------------------------------------------------------ MariaDB
+
+    def mariadb_pid(self):
+        pid = read_pid(self.mysql_pidfile)
+        if pid and pid_alive(pid) and \
+                any(a == "--datadir=" + self.datadir for a in pid_cmdline(pid)):
+            return pid
+        return None
+
+    def mysql_admin(self, sql=None, db=None, stdin=None, check=True):
+        """Run the mariadb client over the private socket as the admin (socket-auth) user."""
+        cmd = [MARIADB, "--no-defaults", "--socket=" + self.mysql_sock, "-u", self.admin_user,
+               "--batch", "--skip-column-names", "--default-character-set=utf8mb4"]
+        if db:
+            cmd.append(db)
+        if sql is not None:
+            cmd += ["-e", sql]
+        return self._run(cmd, check=check, what="mariadb client",
+                         stdin=stdin if stdin is not None else subprocess.DEVNULL)
+
+    def _mariadb_ready(self):
+        return self.mysql_admin("SELECT 1", check=False).returncode == 0
+
+    def start_mariadb(self, timeout=60):
+        if len(self.mysql_sock) >= 108:
+            raise StackError("socket path too long (%d chars, unix limit 107): %s"
+                             % (len(self.mysql_sock), self.mysql_sock))
+        os.makedirs(self.mysql_dir, exist_ok=True)
+        pid = self.mariadb_pid()
+        if pid:
+            if read_pid(self.mysql_portfile) == self.dbport:
+                self._wait_mariadb(pid, timeout)
+                self.say("MariaDB already running (pid %d, port %d)" % (pid, self.dbport))
+                return pid
+            self.say("MariaDB running on another port: restarting it on %d" % self.dbport)
+            self.stop_mariadb()
+        if not os.path.isdir(os.path.join(self.datadir, "mysql")):
+            self.say("initialising MariaDB data directory %s" % self.datadir)
+            shutil.rmtree(self.datadir, ignore_errors=True)  # a half-done earlier init
+            cmd = [MARIADB_INSTALL_DB, "--no-defaults", "--datadir=" + self.datadir,
+                   "--auth-root-authentication-method=socket", "--skip-test-db"]
+            if IS_ROOT:
+                cmd.append("--user=root")
+            else:
+                cmd.append("--auth-root-socket-user=" + self.admin_user)
+            self._run(cmd, what="mariadb-install-db")
+        for stale in (self.mysql_pidfile,):
+            if os.path.exists(stale):
+                os.unlink(stale)
+        cmd = [MARIADBD, "--no-defaults"]
+        if IS_ROOT:
+            cmd.append("--user=root")
+        cmd += [
+            "--datadir=" + self.datadir,
+            "--socket=" + self.mysql_sock,
+            "--pid-file=" + self.mysql_pidfile,
+            "--log-error=" + self.mysql_log,
+            "--bind-address=127.0.0.1",
+            "--port=%d" % self.dbport,
+            "--skip-networking=0",
+            "--skip-name-resolve",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--max-connections=400",
+        ]
+        if port_in_use(self.dbport):
+            raise StackError("127.0.0.1:%d is already in use: set ECERT_DBPORT" % self.dbport)
+        # Double fork: sh puts mariadbd in the background and exits, so mariadbd belongs to
+        # neither make nor pytest; $! is mariadbd's own pid (the forked sh execs it).
+        launcher = '"$@" </dev/null >>"$LOGF" 2>&1 & echo $!'
+        env = self.env()
+        env["LOGF"] = os.path.join(self.mysql_dir, "stdout.log")
+        r = subprocess.run(["/bin/sh", "-c", launcher, "sh"] + cmd, env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           start_new_session=True, check=True)
+        pid = int(r.stdout.strip())
+        self._wait_mariadb(pid, timeout)
+        write_file(self.mysql_portfile, "%d\n" % self.dbport)
+        self.say("MariaDB started (pid %d, 127.0.0.1:%d, socket %s)"
+                 % (pid, self.dbport, self.mysql_sock))
+        return pid
+
+    def _wait_mariadb(self, pid, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not pid_alive(pid):
+                raise StackError("mariadbd exited during startup; %s:\n%s"
+                                 % (self.mysql_log, tail(self.mysql_log)))
+            if os.path.exists(self.mysql_sock) and self._mariadb_ready():
+                return
+            time.sleep(0.25)
+        raise StackError("mariadbd not accepting on %s after %ds; %s:\n%s"
+                         % (self.mysql_sock, timeout, self.mysql_log, tail(self.mysql_log)))
+
+    def stop_mariadb(self, timeout=30):
+        pid = self.mariadb_pid()
+        if not pid:
+            if os.path.exists(self.mysql_pidfile):
+                os.unlink(self.mysql_pidfile)
+            return False
+        self.say("stopping MariaDB (pid %d)" % pid)
+        os.kill(pid, signal.SIGTERM)
+        if not wait_pid_gone(pid, timeout):
+            self.say("mariadbd %d ignored SIGTERM for %ds: SIGKILL" % (pid, timeout))
+            os.kill(pid, signal.SIGKILL)
+            wait_pid_gone(pid, 10)
+        return True
+
+    @property
+    def db_password(self):
+        if not os.path.exists(self.dbpass_file):
+            write_private(self.dbpass_file, random_secret(24))
+        return read_text(self.dbpass_file).strip()
+
+    def db_setup(self):
+        """Database ecert and its user (idempotent; password from db.pass)."""
+        pw = self.db_password
+        stmts = ["CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 "
+                 "COLLATE utf8mb4_unicode_ci" % DB_NAME]
+        for host in ("127.0.0.1", "localhost"):
+            stmts += [
+                "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'" % (DB_USER, host, pw),
+                "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'" % (DB_USER, host, pw),
+                "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'" % (DB_NAME, DB_USER, host),
+            ]
+        self.mysql_admin(";\n".join(stmts) + ";")
+
+    def schema_version(self):
+        r = self.mysql_admin(
+            "SELECT COUNT(*) FROM information_schema.tables "
+            "WHERE table_schema='%s' AND table_name='schema_version'" % DB_NAME)
+        if int(r.stdout.strip() or 0) == 0:
+            return 0
+        r = self.mysql_admin("SELECT COALESCE(MAX(version),0) FROM schema_version", db=DB_NAME)
+        return int(r.stdout.strip() or 0)
+
+    def sql_files(self, sqldir=None):
+        """[(NNN, path)] of sqldir/NNN_*.sql, sorted by NNN."""
+        sqldir = sqldir or self.sqldir
+        out = []
+        for name in os.listdir(sqldir) if os.path.isdir(sqldir) else ():
+            m = re.match(r"^(\d+)_.*\.sql$", name)
+            if m:
+                out.append((int(m.group(1)), os.path.join(sqldir, name)))
+        out.sort()
+        return out
+
+    def db_upgrade(self, sqldir=None):
+        """Apply the sql/NNN_*.sql files newer than schema_version; returns the files applied."""
+        current = self.schema_version()
+        applied = []
+        for num, path in self.sql_files(sqldir):
+            if num <= current:
+                continue
+            self.say("applying %s" % os.path.relpath(path, self.srcdir)
+                     if path.startswith(self.srcdir) else "applying %s" % path)
+            with open(path, "rb") as f:
+                self.mysql_admin(db=DB_NAME, stdin=f)
+            now = self.schema_version()
+            if now < num:
+                raise StackError("%s ran but schema_version is %d, not %d: every sql file "
+                                 "must INSERT its own version row" % (path, now, num))
+            current = now
+            applied.append(path)
+        return applied
+
+    def sql(self, query, params=(), db=DB_NAME):
+        """Run one query as user ecert over TCP; returns the rows (tuple of tuples)."""
+        import pymysql
+        conn = pymysql.connect(host="127.0.0.1", port=self.dbport, user=DB_USER,
+                               password=self.db_password, database=db, charset="utf8mb4",
+                               autocommit=True, connect_timeout=10)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(query, params if params else None)
+                return cur.fetchall()
+        finally:
+            conn.close()
+
+    # ------------------------------------------------------------ SoftHSM token
+
+    def write_softhsm_conf(self):
+        os.makedirs(self.tokendir, exist_ok=True)
+        write_file(self.softhsm_conf,
+                   "# generated by scripts/stack.py\n"
+                   "directories.tokendir = %s\n"
+                   "objectstore.backend = file\n"
+                   "log.level = ERROR\n"
+                   "slots.removable = false\n" % self.tokendir)
+
+    def token_exists(self):
+        r = self._run(["softhsm2-util", "--show-slots"], check=False)
+        return re.search(r"^\s*Label:\s*%s\s*$" % re.escape(TOKEN_LABEL),
+                         r.stdout, re.M) is not None
+
+    @property
+    def token_pin(self):
+        return read_text(self.pin_file).strip()
+
+    def init_token(self):
+        self.write_softhsm_conf()
+        if self.token_exists():
+            if not os.path.exists(self.pin_file):
+                raise StackError("token %r exists in %s but %s is missing: remove %s to start over"
+                                 % (TOKEN_LABEL, self.tokendir, self.pin_file, self.rundir))
+            return False
+        for path in (self.pin_file, self.sopin_file):
+            if not os.path.exists(path):
+                write_private(path, random_secret(16))
+        self.say("initialising SoftHSM token %r in %s" % (TOKEN_LABEL, self.tokendir))
+        self._run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
+                   "--so-pin", read_text(self.sopin_file).strip(),
+                   "--pin", self.token_pin], what="softhsm2-util --init-token")
+        if not self.token_exists():
+            raise StackError("softhsm2-util --init-token ran but no token %r is listed"
+                             % TOKEN_LABEL)
+        return True
+
+    def pkcs11_tool(self, *args, check=True):
+        return self._run(["pkcs11-tool", "--module", self.p11module] + list(args),
+                         check=check, what="pkcs11-tool")
+
+    # ------------------------------------------------------------ configuration
+
+    def _template(self, name):
+        return read_text(os.path.join(self.confdir, name))
+
+    @staticmethod
+    def _second_instance(text):
+        """Template text for the second httpd: its own httpd2/ dir and ecert2.conf."""
+        text = re.sub(r"@RUNDIR@/httpd(?=[/\"'\s()]|$)", "@RUNDIR@/httpd2", text, flags=re.M)
+        return text.replace("@RUNDIR@/ecert.conf", "@RUNDIR@/ecert2.conf")
+
+    def render(self, text, port):
+        user = ("User %s\nGroup %s" % (HTTPD_USER, HTTPD_GROUP)) if IS_ROOT else ""
+        subst = {
+            "RUNDIR": self.rundir, "SRCDIR": self.srcdir, "PORT": str(port),
+            "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.moddir,
+            "P11MODULE": self.p11module, "USER_DIRECTIVES": user,
+        }
+        out = re.sub(r"@([A-Z0-9_]+)@",
+                     lambda m: subst.get(m.group(1), m.group(0)), text)
+        left = sorted(set(v for line in out.splitlines() if not line.lstrip().startswith("#")
+                          for v in re.findall(r"@[A-Z0-9_]+@", line)))
+        if left:
+            raise StackError("config template has unknown variables: %s" % " ".join(left))
+        return out
+
+    def _extra(self, instance):
+        extra = self.extra_conf
+        if instance == 2 and self.extra_conf2:
+            extra = (extra + "\n" + self.extra_conf2) if extra else self.extra_conf2
+        if not extra:
+            return ""
+        return "\n# extra configuration from the caller\n" + extra.rstrip("\n") + "\n"
+
+    def write_config(self, instance=None):
+        """RUNDIR/httpd.conf + ecert.conf (and httpd2.conf + ecert2.conf when port2 is set)."""
+        instances = [instance] if instance else ([1, 2] if self.port2 else [1])
+        httpd_t, ecert_t = self._template("httpd.conf.in"), self._template("ecert.conf.in")
+        for i in instances:
+            if i == 1:
+                hconf, econf, hdir, port = self.httpd_conf, self.ecert_conf, self.httpd_dir, self.port
+                ht, et = httpd_t, ecert_t
+            else:
+                if not self.port2:
+                    raise StackError("second instance has no port")
+                hconf, econf, hdir, port = (self.httpd2_conf, self.ecert2_conf,
+                                            self.httpd2_dir, self.port2)
+                ht, et = self._second_instance(httpd_t), self._second_instance(ecert_t)
+            htext = self.render(ht, port)
+            etext = self.render(et, port) + self._extra(i)
+            if i == 2:
+                for t in (htext, etext):
+                    if self.httpd_dir + "/" in t or self.ecert_conf in t:
+                        raise StackError("second instance config still names %s" % self.httpd_dir)
+            os.makedirs(os.path.join(hdir, "logs"), exist_ok=True)   # DefaultRuntimeDir
+            write_file(hconf, htext, 0o644)
+            write_private(econf, etext)                              # has the DB password
+        for d in (os.path.join(self.pubdir, "root"), os.path.join(self.pubdir, "crl")):
+            os.makedirs(d, exist_ok=True)
+        if IS_ROOT:
+            os.chmod(self.pubdir, 0o755)
+
+    # ------------------------------------------------------------ ecertctl
+
+    def ctl(self, *args, check=True, input=None, timeout=900, conf=None):
+        """Run build/ecertctl -f RUNDIR/ecert.conf ARGS with the stack's environment.
+
+        conf=False leaves out "-f conf"; conf="path" uses another file.  Returns the
+        CompletedProcess (text); raises CtlError if check and the exit status is not 0.
+        """
+        cmd = [self.ecertctl]
+        if conf is not False:
+            cmd += ["-f", conf or self.ecert_conf]
+        cmd += [str(a) for a in args]
+        kw = {"input": input} if input is not None else {"stdin": subprocess.DEVNULL}
+        try:
+            r = subprocess.run(cmd, env=self.env(), capture_output=True, text=True,
+                               encoding="utf-8", errors="replace", timeout=timeout, **kw)
+        finally:
+            self.fix_permissions()   # ecertctl (root) may have written token objects
+        if check and r.returncode != 0:
+            raise CtlError(r.returncode, cmd, r.stdout, r.stderr)
+        return r
+
+    def key_ceremony(self):
+        root = os.path.join(self.pubdir, ROOT_CERT)
+        if os.path.exists(root):
+            return False
+        self.say("key ceremony: ecertctl init")
+        r = self.ctl("init")
+        if r.stdout.strip() and not self.quiet:
+            print(r.stdout.rstrip("\n"), file=sys.stderr)
+        if not os.path.exists(root):
+            raise StackError("ecertctl init succeeded but did not write %s\n%s%s"
+                             % (root, r.stdout, r.stderr))
+        return True
+
+    def demo_application(self):
+        if os.path.exists(self.envelope_file):
+            return False
+        self.say("demo application for www.example.com")
+        r = self.ctl(*DEMO_APPLICATION)
+        write_private(self.envelope_file, r.stdout)
+        return True
+
+    # ------------------------------------------------------------ permissions
+
+    def fix_permissions(self):
+        """As root, httpd children run as www-data: give them the token, httpd dirs and pub/."""
+        if not IS_ROOT:
+            return
+        for top in (self.tokendir, self.httpd_dir, self.httpd2_dir, self.pubdir):
+            if not os.path.exists(top):
+                continue
+            for dirpath, dirnames, filenames in os.walk(top):
+                for name in [dirpath] + [os.path.join(dirpath, n) for n in dirnames + filenames]:
+                    try:
+                        shutil.chown(name, HTTPD_USER, HTTPD_GROUP)
+                    except FileNotFoundError:
+                        pass
+        if os.path.exists(self.softhsm_conf):
+            os.chmod(self.softhsm_conf, 0o644)
+
+    # ------------------------------------------------------------ httpd
+
+    def _httpd(self, instance):
+        if instance == 1:
+            return self.httpd_conf, self.httpd_dir, self.port
+        return self.httpd2_conf, self.httpd2_dir, self.port2
+
+    def httpd_pid(self, instance=1):
+        conf, hdir, _ = self._httpd(instance)
+        pid = read_pid(os.path.join(hdir, "httpd.pid"))
+        if pid and pid_alive(pid) and conf in pid_cmdline(pid):
+            return pid
+        return None
+
+    def _httpd_procs(self, conf):
+        """pids of live apache2 processes (parent and children) running with -f conf."""
+        out = []
+        for d in os.listdir("/proc"):
+            if d.isdigit():
+                cl = pid_cmdline(int(d))
+                if cl and os.path.basename(cl[0]) in ("apache2", "httpd") and conf in cl \
+                        and pid_alive(int(d)):
+                    out.append(int(d))
+        return out
+
+    def error_log_path(self, instance=1):
+        return os.path.join(self._httpd(instance)[1], "error.log")
+
+    def start_httpd(self, instance=1, timeout=30):
+        """Start (or restart) httpd instance 1 or 2 and wait until its port accepts."""
+        self.check_build()
+        conf, hdir, port = self._httpd(instance)
+        self.stop_httpd(instance)   # a running one, or what a crashed one left
+        if not os.path.exists(conf):
+            self.write_config(instance)
+        os.makedirs(os.path.join(hdir, "logs"), exist_ok=True)
+        pidfile = os.path.join(hdir, "httpd.pid")
+        if os.path.exists(pidfile):
+            os.unlink(pidfile)
+        self.fix_permissions()
+        if port_in_use(port):
+            raise StackError("127.0.0.1:%d is already in use (set ECERT_PORT)" % port)
+        r = self._run([APACHE, "-f", conf, "-t"], check=False)
+        if r.returncode != 0:
+            raise StackError("httpd config test failed for %s:\n%s%s" % (conf, r.stdout, r.stderr))
+        log = self.error_log_path(instance)
+        r = self._run([APACHE, "-f", conf, "-k", "start"], check=False)
+        if r.returncode != 0:
+            raise StackError("apache2 -k start failed (exit %d):\n%s%s\n%s:\n%s" % (
+                r.returncode, r.stdout, r.stderr, log, tail(log)))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pid = self.httpd_pid(instance)
+            if pid and port_in_use(port):
+                self.say("httpd%s started (pid %d, 127.0.0.1:%d)"
+                         % ("" if instance == 1 else "2", pid, port))
+                return pid
+            time.sleep(0.1)
+        raise StackError("httpd not accepting on 127.0.0.1:%d after %ds; %s:\n%s"
+                         % (port, timeout, log, tail(log)))
+
+    def stop_httpd(self, instance=1, timeout=30):
+        conf, hdir, _ = self._httpd(instance)
+        pid = self.httpd_pid(instance)
+        if pid:
+            self.say("stopping httpd%s (pid %d)" % ("" if instance == 1 else "2", pid))
+            r = self._run([APACHE, "-f", conf, "-k", "stop"], check=False)
+            if r.returncode != 0 and pid_alive(pid):
+                os.kill(pid, signal.SIGTERM)   # -k stop could not parse the config
+            if not wait_pid_gone(pid, timeout):
+                self.say("httpd %d still alive after %ds: SIGKILL" % (pid, timeout))
+                os.kill(pid, signal.SIGKILL)
+                wait_pid_gone(pid, 10)
+        # children left behind by a crashed parent (same -f conf, so ours)
+        if os.path.exists(conf):
+            deadline = time.monotonic() + (10 if pid else 0)
+            left = self._httpd_procs(conf)
+            while left and time.monotonic() < deadline:
+                time.sleep(0.2)
+                left = self._httpd_procs(conf)
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                for p in left:
+                    self.say("leftover httpd process %d: %s" % (p, sig.name))
+                    try:
+                        os.kill(p, sig)
+                    except ProcessLookupError:
+                        pass
+                for p in left:
+                    wait_pid_gone(p, 5)
+                left = self._httpd_procs(conf)
+        pidfile = os.path.join(hdir, "httpd.pid")
+        if os.path.exists(pidfile) and not self.httpd_pid(instance):
+            os.unlink(pidfile)
+        return bool(pid)
+
+    def restart_httpd(self, instance=1):
+        """Rewrite the configuration (e.g. after changing extra_conf) and restart httpd."""
+        self.write_config(instance)
+        return self.start_httpd(instance)
+
+    def start_httpd2(self, port=None, extra_conf=None):
+        """A second httpd sharing MariaDB and the token, own port and RUNDIR/httpd2."""
+        self.port2 = int(port or self.port2 or free_port())
+        if extra_conf is not None:
+            self.extra_conf2 = extra_conf
+        self.write_config(2)
+        return self.start_httpd(2)
+
+    def stop_httpd2(self):
+        return self.stop_httpd(2)
+
+    # ------------------------------------------------------------ error logs
+
+    def expect_log(self, regex):
+        """Register an error.log pattern that is expected (not a problem).  Returns it."""
+        pat = re.compile(regex)
+        self._expected.append(pat)
+        return pat
+
+    def unexpect_log(self, pat):
+        self._expected = [p for p in self._expected if p is not pat and p.pattern != pat]
+
+    def error_log_lines(self, instance=1):
+        path = self.error_log_path(instance)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def error_log_problems(self):
+        """error.log lines (httpd and httpd2) at error/crit/alert/emerg, sanitizer or crash
+        reports, minus those matching a pattern registered with expect_log()."""
+        out = []
+        for inst in (1, 2):
+            for line in self.error_log_lines(inst):
+                if not (LOG_LEVEL_RE.search(line) or any(m in line for m in LOG_MARKERS)):
+                    continue
+                if any(p.search(line) for p in self._expected):
+                    continue
+                out.append(line)
+        return out
+
+
+# ---------------------------------------------------------------- CLI
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="e-Cert CA services local stack")
+    ap.add_argument("action", choices=("start", "stop", "status"))
+    ap.add_argument("rundir")
+    ap.add_argument("--port", type=int, default=None)
+    ap.add_argument("--dbport", type=int, default=None)
+    ap.add_argument("--srcdir", default=None)
+    a = ap.parse_args(argv)
+    st = Stack(a.rundir, a.port, a.dbport, a.srcdir)
+    try:
+        if a.action == "start":
+            st.start()
+        elif a.action == "stop":
+            st.stop()
+            print("stopped (run dir %s kept)" % st.rundir)
+        else:
+            s = st.status()
+            def port_of(conf):
+                try:
+                    m = re.search(r"^\s*Listen\s+(\S+)", read_text(conf), re.M)
+                    return m.group(1) if m else "?"
+                except OSError:
+                    return "?"
+            dbport = read_pid(st.mysql_portfile)
+            print("mariadb: %s" % ("running pid %d, 127.0.0.1:%s, socket %s"
+                                   % (s["mariadb"], dbport, st.mysql_sock)
+                                   if s["mariadb"] else "stopped"))
+            print("httpd:   %s" % ("running pid %d, %s" % (s["httpd"], port_of(st.httpd_conf))
+                                   if s["httpd"] else "stopped"))
+            if s["httpd2"] or os.path.exists(st.httpd2_conf):
+                print("httpd2:  %s" % ("running pid %d, %s" % (s["httpd2"], port_of(st.httpd2_conf))
+                                       if s["httpd2"] else "stopped"))
+            return 0 if all(s[k] for k in ("mariadb", "httpd")) else 3
+    except StackError as e:
+        print("stack: error: %s" % e, file=sys.stderr)
+        return 1
+    except CtlError as e:
+        print("stack: error: %s" % e, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

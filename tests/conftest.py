@@ -1,0 +1,72 @@
+"""pytest harness: one real e-Cert stack per session (see scripts/stack.py).
+
+The `stack` fixture starts a private MariaDB, SoftHSM token, key ceremony and httpd in a
+fresh directory under /tmp (unix socket paths must stay under 108 characters) on free
+ports.  It builds nothing: `make pytest` has built build/ already.  At the end it stops
+everything and fails the session if httpd's error.log shows errors, crashes or sanitizer
+reports that no test declared with stack.expect_log(regex).  The run directory is removed
+after a clean session and kept (path printed) otherwise, or always with ECERT_KEEP_RUNDIR=1.
+
+Environment: ECERT_TEST_EXTRA_CONF = extra text appended to the generated ecert.conf.
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "scripts"))
+
+import stack as stackmod  # noqa: E402
+from stack import Stack, free_ports  # noqa: E402,F401
+
+_kept = []
+
+
+@pytest.fixture(scope="session")
+def stack(request):
+    rundir = tempfile.mkdtemp(prefix="ecert-", dir="/tmp")
+    port, dbport = free_ports(2)
+    # the daemons detach; be their reaper so stop() leaves no <defunct> entries behind
+    stackmod.become_subreaper()
+    st = Stack(rundir, port, dbport, REPO,
+               extra_conf=os.environ.get("ECERT_TEST_EXTRA_CONF", ""))
+    try:
+        st.start(summary=False)
+    except BaseException:
+        try:
+            st.stop()
+        finally:
+            if os.listdir(rundir):
+                _kept.append((rundir, "stack failed to start"))
+            else:
+                os.rmdir(rundir)
+        raise
+
+    yield st
+
+    problems = []
+    try:
+        st.stop()
+    finally:
+        problems = st.error_log_problems()
+        failed = request.session.testsfailed
+        if problems:
+            _kept.append((rundir, "httpd error.log problems"))
+        elif failed:
+            _kept.append((rundir, "%d test(s) failed" % failed))
+        elif os.environ.get("ECERT_KEEP_RUNDIR"):
+            _kept.append((rundir, "ECERT_KEEP_RUNDIR is set"))
+        else:
+            shutil.rmtree(rundir, ignore_errors=True)
+    if problems:
+        pytest.fail("httpd error.log has %d unexpected line(s) (run dir kept: %s):\n%s"
+                    % (len(problems), rundir, "\n".join(problems)), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    for rundir, why in _kept:
+        terminalreporter.write_line("e-Cert stack run dir kept (%s): %s" % (why, rundir))
