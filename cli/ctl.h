@@ -25,6 +25,8 @@ typedef struct {
 apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, const char **err);
 apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s);
 apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11);
+/* Closes the token and the database, then returns code for exit(). */
+int ctl_finish(int code);
 void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 int cmd_init(ctl_t *ctl, int argc, char **argv);

@@ -20,7 +20,7 @@ static void app_usage(void)
           "           [--extra-name NAME]... (multi-domain, ev: up to 49)\n"
           "           [--ev-street TEXT --ev-reg-no N --ev-category CATEGORY [--ev-jurisdiction CC]]\n"
           "       ecertctl application show REFERENCE\n", stderr);
-    exit(2);
+    exit(ctl_finish(2));
 }
 
 static int add(ctl_t *ctl, int argc, char **argv)

@@ -9,6 +9,19 @@
 #include "ctl.h"
 #include "ec_log.h"
 
+/* Tokens must be closed before exit handlers run: the PKCS#11 module tears down its
+ * own state in them. So the pool goes first, explicitly. */
+static apr_pool_t *main_pool;
+
+int ctl_finish(int code)
+{
+    if (main_pool)
+        apr_pool_destroy(main_pool);
+    main_pool = NULL;
+    apr_terminate();
+    return code;
+}
+
 static void usage(void)
 {
     fputs("usage: ecertctl [-f ecert.conf] COMMAND ...\n"
@@ -17,7 +30,7 @@ static void usage(void)
           "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
           "  application show REFERENCE\n"
           "  audit verify\n", stderr);
-    exit(2);
+    exit(ctl_finish(2));
 }
 
 void ctl_fail(const char *fmt, ...)
@@ -28,7 +41,7 @@ void ctl_fail(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
-    exit(1);
+    exit(ctl_finish(1));
 }
 
 static void log_stderr(void *baton, ec_log_level_t level, const char *tag, const char *msg)
@@ -77,9 +90,9 @@ int main(int argc, char **argv)
     int i = 1;
 
     apr_app_initialize(&argc, (const char *const **)&argv, NULL);
-    atexit(apr_terminate);
     memset(&ctl, 0, sizeof(ctl));
     apr_pool_create(&ctl.pool, NULL);
+    main_pool = ctl.pool;
     ec_log_set(log_stderr, NULL);
 
     if (i + 1 < argc && !strcmp(argv[i], "-f")) {
@@ -95,11 +108,11 @@ int main(int argc, char **argv)
     ctl.actor = operator_name(ctl.pool);
 
     if (!strcmp(argv[i], "init"))
-        return cmd_init(&ctl, argc - i, argv + i);
+        return ctl_finish(cmd_init(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "application"))
-        return cmd_application(&ctl, argc - i, argv + i);
+        return ctl_finish(cmd_application(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
-        return cmd_audit(&ctl, argc - i, argv + i);
+        return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);
     usage();
 }

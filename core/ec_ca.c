@@ -15,7 +15,7 @@ const ec_stmt_t ec_ca_stmts[] = {
     { "ca_delete_all", "DELETE FROM ca" },
     { "ca_insert", "INSERT INTO ca (role, name, parent_id, serial_hex, spki_sha256, key_sha1, "
       "name_sha1, key_uri, cert_der, not_before, not_after) SELECT %s, %s, parent.id, %s, "
-      "UNHEX(%s), UNHEX(%s), UNHEX(%s), %s, UNHEX(%s), FROM_UNIXTIME(%s), FROM_UNIXTIME(%s) "
+      "UNHEX(%s), UNHEX(%s), UNHEX(%s), %s, UNHEX(%s), %s, %s "
       "FROM (SELECT 1 AS one) AS single LEFT JOIN ca AS parent ON parent.name = %s "
       "AND parent.role <> 'ocsp'" },
     { NULL, NULL }
@@ -260,7 +260,7 @@ apr_status_t ec_ceremony_run(ec_p11 *p11, ec_store_t *s, apr_pool_t *p, const ec
                               ec_hex(p, spki_sha256, 32), ec_hex(p, m[i].keyid, 20),
                               ec_hex(p, name_sha1, 20), ec_p11_uri(p, c->token_label, m[i].cn),
                               ec_hex(p, m[i].der, m[i].der_len),
-                              apr_ltoa(p, (long)m[i].not_before), apr_ltoa(p, (long)m[i].not_after),
+                              ec_sqltime(p, m[i].not_before), ec_sqltime(p, m[i].not_after),
                               m[i].issuer_cn ? m[i].issuer_cn : ""));
         text = apr_psprintf(p, "%s%-45s serial %s\n  key %s\n", text, m[i].cn, m[i].serial_hex,
                             ec_p11_uri(p, c->token_label, m[i].cn));

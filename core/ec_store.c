@@ -103,7 +103,7 @@ apr_status_t ec_store_select(ec_store_t *s, apr_pool_t *p, const char *label,
     if (!stmt)
         return APR_EGENERAL;
     *res = NULL;
-    rv = apr_dbd_pselect(s->driver, p, s->handle, res, stmt, 1, nargs, args);
+    rv = apr_dbd_pselect(s->driver, p, s->handle, res, stmt, 0, nargs, args);
     if (rv) {
         ec_log(EC_LOG_ERR, "ECS0006", "%s: %s", label, ec_store_error(s, rv));
         s->failed = 1;

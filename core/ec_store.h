@@ -36,7 +36,7 @@ ec_store_t *ec_store_wrap(apr_pool_t *pool, const apr_dbd_driver_t *driver, apr_
 /* INSERT/UPDATE/DELETE. nrows may be NULL. */
 apr_status_t ec_store_exec(ec_store_t *s, apr_pool_t *p, const char *label, int *nrows,
                            int nargs, const char **args);
-/* SELECT; rows are then read with ec_store_next. */
+/* SELECT; rows are then read with ec_store_next, always to the end (unbuffered). */
 apr_status_t ec_store_select(ec_store_t *s, apr_pool_t *p, const char *label,
                              apr_dbd_results_t **res, int nargs, const char **args);
 /* Next row: APR_SUCCESS with *row set, or APR_EOF. */

@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <apr_pools.h>
 #include <apr_errno.h>
 
@@ -22,6 +23,9 @@ apr_status_t ec_read_file(apr_pool_t *p, const char *path, size_t max,
                           char **data, size_t *len);
 /* Certificate DER from a PEM or DER file. */
 apr_status_t ec_read_cert(apr_pool_t *p, const char *path, const uint8_t **der, size_t *len);
+/* "YYYY-MM-DD HH:MM:SS" (UTC) for DATETIME columns, and back. */
+char *ec_sqltime(apr_pool_t *p, time_t t);
+time_t ec_sqltime_parse(const char *s);
 /* Constant-time comparison. */
 int ec_memeq(const void *a, const void *b, size_t len);
 

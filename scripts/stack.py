@@ -14,8 +14,8 @@ reuses the database, the token and the CA keys, and restarts httpd with fresh co
 """
 
 import argparse
-import getpass
 import os
+import pwd
 import re
 import secrets
 import shutil
@@ -240,7 +240,8 @@ class Stack:
         self.pubdir = os.path.join(r, "pub")
         self.envelope_file = os.path.join(r, "demo-envelope.txt")
         self.p11module = next((p for p in P11_CANDIDATES if os.path.exists(p)), P11_CANDIDATES[0])
-        self.admin_user = "root" if IS_ROOT else getpass.getuser()
+        # unix_socket auth maps the peer uid's name: the admin is whoever runs this
+        self.admin_user = pwd.getpwuid(os.geteuid()).pw_name
 
     # ------------------------------------------------------------ misc
 
