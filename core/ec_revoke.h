@@ -1,0 +1,25 @@
+/* Revocation (R-9, R-10, CPS 4.9, 7.2): one transaction changes the certificate's status,
+ * queues its OCSP responses for re-signing and writes the audit event. */
+#ifndef EC_REVOKE_H
+#define EC_REVOKE_H
+
+#include <time.h>
+#include "ec_store.h"
+
+#define EC_REASON_UNSPECIFIED (-1)   /* no reasonCode (BR 7.2.2) */
+
+extern const ec_stmt_t ec_revoke_stmts[];
+
+/* RFC 5280 reason by name ("keyCompromise", "unspecified", ...) or number; -2 if unknown. */
+int ec_reason_parse(const char *name);
+const char *ec_reason_name(int reason);
+/* Reasons a subscriber certificate may carry (CPS 7.2): unspecified, 1, 3, 4, 5, 9. */
+int ec_reason_allowed(int reason);
+
+/* Revokes issuer_id/serial_hex. A revoked certificate changes only to keyCompromise
+ * (CPS 7.2 a), which may also move the date back. APR_ENOENT: no such certificate;
+ * APR_EEXIST: already revoked and nothing to change. */
+apr_status_t ec_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
+                       int reason, time_t when, const char *actor, const char *note);
+
+#endif
