@@ -19,8 +19,26 @@ static void app_usage(void)
           "           [--br-no N] [--ci-no N] [--other-doc TEXT] [--period YEARS] [--government]\n"
           "           [--extra-name NAME]... (multi-domain, ev: up to 49)\n"
           "           [--ev-street TEXT --ev-reg-no N --ev-category CATEGORY [--ev-jurisdiction CC]]\n"
-          "       ecertctl application show REFERENCE\n", stderr);
+          "           [--reference NNNNNNNNN --pin \"NNNN NNNN NNNN NNNN\"] (pre-printed envelope)\n"
+          "       ecertctl application show REFERENCE\n"
+          "       ecertctl application new-pin REFERENCE   (lost envelope: new PIN, unlocked)\n"
+          "       ecertctl application unlock REFERENCE    (after too many failed logins)\n", stderr);
     exit(ctl_finish(2));
+}
+
+static void print_envelope(ctl_t *ctl, const ec_app_t *a, char *pin)
+{
+    printf("+---------------------------------------------------------------+\n"
+           "|  Hongkong Post e-Cert (Server) PIN Envelope                    |\n"
+           "+---------------------------------------------------------------+\n"
+           "  Server Name:                  %s\n"
+           "  Subscriber Reference Number:  %s\n"
+           "  Reference Number:             %s\n"
+           "  e-Cert PIN:                   %s\n"
+           "  (the PIN is shown only now; it is stored as a salted hash)\n",
+           ec_dns_display(ctl->pool, a->server_name), a->subscriber_ref, a->envelope_ref,
+           ec_pin_format(ctl->pool, pin));
+    memset(pin, 0, strlen(pin));
 }
 
 static int add(ctl_t *ctl, int argc, char **argv)
@@ -34,12 +52,15 @@ static int add(ctl_t *ctl, int argc, char **argv)
         { "period", required_argument, NULL, 'p' }, { "government", no_argument, NULL, 'g' },
         { "email", required_argument, NULL, 'e' }, { "ev-street", required_argument, NULL, 's' },
         { "ev-reg-no", required_argument, NULL, 'R' }, { "ev-category", required_argument, NULL, 'C' },
-        { "ev-jurisdiction", required_argument, NULL, 'j' }, { NULL, 0, NULL, 0 }
+        { "ev-jurisdiction", required_argument, NULL, 'j' }, { "reference", required_argument, NULL, 'F' },
+        { "pin", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 }
     };
     ec_app_t *a = ec_app_new(ctl->pool);
     ec_store_t *s;
     const char *problem;
-    char *pin, *end;
+    apr_status_t rv;
+    char *pin = NULL, *end;
+    const char *given_pin = NULL;
     int ch;
 
     optind = 1;
@@ -66,6 +87,8 @@ static int add(ctl_t *ctl, int argc, char **argv)
         case 'R': a->ev_reg_no = optarg; break;
         case 'C': a->ev_category = optarg; break;
         case 'j': a->ev_jurisdiction = optarg; break;
+        case 'F': a->envelope_ref = optarg; break;
+        case 'P': given_pin = optarg; break;
         default: app_usage();
         }
     }
@@ -75,21 +98,24 @@ static int add(ctl_t *ctl, int argc, char **argv)
         ctl_fail("application add: --server-name is required");
     if ((problem = ec_app_validate(ctl->pool, a)) != NULL)
         ctl_fail("application add: %s; nothing was registered", problem);
+    if (!a->envelope_ref != !given_pin)
+        ctl_fail("application add: a pre-printed envelope needs both --reference and --pin");
+    if (a->envelope_ref && (strlen(a->envelope_ref) != 9 || strspn(a->envelope_ref, "0123456789") != 9 ||
+                            a->envelope_ref[0] == '0'))
+        ctl_fail("application add: the reference number has 9 digits (not starting with 0); "
+                 "nothing was registered");
+    if (given_pin && !(pin = ec_pin_normalize(ctl->pool, given_pin)))
+        ctl_fail("application add: the e-Cert PIN has exactly 16 digits (spaces allowed); "
+                 "nothing was registered");
     ctl_store(ctl, sets, &s);
-    if (ec_app_create(s, ctl->pool, a, ctl->actor, &pin) != APR_SUCCESS)
+    rv = ec_app_create(s, ctl->pool, a, ctl->actor, &pin);
+    if (rv == APR_EEXIST)
+        ctl_fail("application add: reference number %s is already used; nothing was registered",
+                 a->envelope_ref);
+    if (rv != APR_SUCCESS)
         ctl_fail("application add: the application could not be stored; nothing was registered");
 
-    printf("+---------------------------------------------------------------+\n"
-           "|  Hongkong Post e-Cert (Server) PIN Envelope                    |\n"
-           "+---------------------------------------------------------------+\n"
-           "  Server Name:                  %s\n"
-           "  Subscriber Reference Number:  %s\n"
-           "  Reference Number:             %s\n"
-           "  e-Cert PIN:                   %s\n"
-           "  (the PIN is shown only now; it is stored as a salted hash)\n",
-           ec_dns_display(ctl->pool, a->server_name), a->subscriber_ref, a->envelope_ref,
-           ec_pin_format(ctl->pool, pin));
-    memset(pin, 0, strlen(pin));
+    print_envelope(ctl, a, pin);
     return 0;
 }
 
@@ -138,6 +164,33 @@ static int show(ctl_t *ctl, int argc, char **argv)
     return 0;
 }
 
+/* new-pin and unlock: the back office's answers to a lost or locked envelope. */
+static int envelope(ctl_t *ctl, int argc, char **argv)
+{
+    ec_store_t *s;
+    ec_app_t *a;
+    char *pin = NULL;
+    apr_status_t rv;
+
+    if (argc != 2)
+        app_usage();
+    ctl_store(ctl, sets, &s);
+    if (!strcmp(argv[0], "unlock"))
+        rv = ec_app_unlock(s, ctl->pool, argv[1], ctl->actor);
+    else
+        rv = ec_app_new_pin(s, ctl->pool, argv[1], ctl->actor, &pin);
+    if (rv == APR_ENOENT)
+        ctl_fail("application %s: no application with reference number %s", argv[0], argv[1]);
+    if (rv != APR_SUCCESS || ec_app_load(s, ctl->pool, argv[1], &a) != APR_SUCCESS)
+        ctl_fail("application %s: the database could not be updated", argv[0]);
+    if (!pin) {
+        printf("envelope %s unlocked\n", argv[1]);
+        return 0;
+    }
+    print_envelope(ctl, a, pin);
+    return 0;
+}
+
 int cmd_application(ctl_t *ctl, int argc, char **argv)
 {
     if (argc < 2)
@@ -146,6 +199,8 @@ int cmd_application(ctl_t *ctl, int argc, char **argv)
         return add(ctl, argc - 1, argv + 1);
     if (!strcmp(argv[1], "show"))
         return show(ctl, argc - 1, argv + 1);
+    if (!strcmp(argv[1], "new-pin") || !strcmp(argv[1], "unlock"))
+        return envelope(ctl, argc - 1, argv + 1);
     app_usage();
     return 2;
 }

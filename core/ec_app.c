@@ -25,6 +25,10 @@ const ec_stmt_t ec_app_stmts[] = {
     { "app_by_envelope", "SELECT " APP_COLS " FROM application WHERE envelope_ref = %s" },
     { "app_names", "SELECT name FROM application_name WHERE application_id = %s ORDER BY position" },
     { "app_pin_hash", "SELECT pin_hash FROM application WHERE id = %s" },
+    { "app_set_pin", "UPDATE application SET pin_hash = %s, failed_logins = 0, locked = FALSE "
+      "WHERE envelope_ref = %s" },
+    { "app_unlock", "UPDATE application SET failed_logins = 0, locked = FALSE WHERE envelope_ref = %s" },
+    { "app_exists", "SELECT COUNT(*) FROM application WHERE envelope_ref = %s" },
     { "app_ref_taken", "SELECT COUNT(*) FROM application WHERE envelope_ref = %s OR subscriber_ref = %s" },
     { NULL, NULL }
 };
@@ -134,12 +138,14 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
     char env[10], sub[11], pin[17];
     const char *taken, *hash;
     apr_status_t rv;
-    int tries;
+    int tries, preprinted = a->envelope_ref != NULL;
 
     /* A fresh pair of reference numbers; the unique keys settle any race. */
     for (tries = 0; tries < 5; tries++) {
         if (ec_pin_digits(env, 9) != APR_SUCCESS || ec_pin_digits(sub, 10) != APR_SUCCESS)
             return APR_EGENERAL;
+        if (preprinted)
+            apr_cpystrn(env, a->envelope_ref, sizeof(env));
         if (env[0] == '0' || sub[0] == '0')
             continue;
         if (ec_store_get1(s, p, "app_ref_taken", 1, &taken, EC_ARGS(env, sub)) != APR_SUCCESS)
@@ -147,9 +153,14 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
         if (!strcmp(taken, "0"))
             break;
     }
-    if (tries == 5 || ec_pin_digits(pin, 16) != APR_SUCCESS || !(hash = ec_pin_hash(p, pin)))
+    if (tries == 5)
+        return preprinted ? APR_EEXIST : APR_EGENERAL;
+    if (preprinted)
+        apr_cpystrn(pin, *pin_out, sizeof(pin));
+    else if (ec_pin_digits(pin, 16) != APR_SUCCESS)
         return APR_EGENERAL;
-
+    if (!(hash = ec_pin_hash(p, pin)))
+        return APR_EGENERAL;
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         return rv;
     ec_store_exec(s, p, "app_insert", NULL,
@@ -204,4 +215,46 @@ apr_status_t ec_app_load(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
 apr_status_t ec_app_pin_hash(ec_store_t *s, apr_pool_t *p, const char *id, const char **hash)
 {
     return ec_store_get1(s, p, "app_pin_hash", 1, hash, EC_ARGS(id));
+}
+
+static apr_status_t set_envelope(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
+                                 const char *actor, const char *hash, const char *event)
+{
+    const char *count;
+    apr_status_t rv;
+
+    /* Checked first: MySQL counts only changed rows, and an unlock may change nothing. */
+    if ((rv = ec_store_get1(s, p, "app_exists", 1, &count, EC_ARGS(envelope_ref))) != APR_SUCCESS)
+        return rv;
+    if (!strcmp(count, "0"))
+        return APR_ENOENT;
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        return rv;
+    if (hash)
+        ec_store_exec(s, p, "app_set_pin", NULL, EC_ARGS(hash, envelope_ref));
+    else
+        ec_store_exec(s, p, "app_unlock", NULL, EC_ARGS(envelope_ref));
+    ec_audit(s, p, actor, event, apr_pstrcat(p, "envelope ", envelope_ref, NULL));
+    return ec_store_end(s, 0);
+}
+
+apr_status_t ec_app_new_pin(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
+                            const char *actor, char **pin_out)
+{
+    char pin[17];
+    const char *hash;
+    apr_status_t rv;
+
+    if (ec_pin_digits(pin, 16) != APR_SUCCESS || !(hash = ec_pin_hash(p, pin)))
+        return APR_EGENERAL;
+    rv = set_envelope(s, p, envelope_ref, actor, hash, "application.new-pin");
+    if (rv == APR_SUCCESS)
+        *pin_out = apr_pstrdup(p, pin);
+    memset(pin, 0, sizeof(pin));
+    return rv;
+}
+
+apr_status_t ec_app_unlock(ec_store_t *s, apr_pool_t *p, const char *envelope_ref, const char *actor)
+{
+    return set_envelope(s, p, envelope_ref, actor, NULL, "application.unlock");
 }

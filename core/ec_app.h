@@ -32,10 +32,18 @@ ec_app_t *ec_app_new(apr_pool_t *p);
 /* Checks every field and normalises names to A-labels; returns the first problem as a
  * sentence, or NULL when the application is complete and consistent. */
 const char *ec_app_validate(apr_pool_t *p, ec_app_t *a);
-/* Stores a validated application with a fresh envelope (9-digit reference, 16-digit
- * PIN returned once in *pin), its names and an audit event, in one transaction. */
+/* Stores a validated application with its envelope, its names and an audit event, in
+ * one transaction. The envelope is fresh (9-digit reference, 16-digit PIN) unless the
+ * caller set a->envelope_ref and *pin from pre-printed envelope stock; the PIN is
+ * returned once in *pin and stored only hashed. */
 apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
                            char **pin);
+/* Back office: a new PIN for an existing envelope (lost envelope), which also clears
+ * the failed-login count and the lock; or only the unlock. */
+apr_status_t ec_app_new_pin(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
+                            const char *actor, char **pin);
+apr_status_t ec_app_unlock(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
+                           const char *actor);
 /* By envelope reference number; APR_ENOENT when there is none. */
 apr_status_t ec_app_load(ec_store_t *s, apr_pool_t *p, const char *envelope_ref, ec_app_t **out);
 /* The stored PIN hash of an application. */

@@ -14,7 +14,7 @@ PKGS=(
     mariadb-server mariadb-client softhsm2 p11-kit opensc
     # test
     gnutls-bin nghttp2-client wrk valgrind
-    python3-pytest python3-cryptography python3-pymysql python3-requests python3-dnslib
+    python3-pytest python3-cryptography python3-pymysql python3-requests python3-dnslib python3-pykcs11
     chromium nodejs npm
 )
 

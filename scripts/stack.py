@@ -238,7 +238,10 @@ class Stack:
         self.httpd_dir = os.path.join(r, "httpd")
         self.httpd2_dir = os.path.join(r, "httpd2")
         self.pubdir = os.path.join(r, "pub")
-        self.envelope_file = os.path.join(r, "demo-envelope.txt")
+        # Only the demo envelope's reference number is kept; its PIN exists in clear only
+        # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
+        self.demo_ref_file = os.path.join(r, "demo-reference")
+        self.demo_envelope = None
         self.p11module = next((p for p in P11_CANDIDATES if os.path.exists(p)), P11_CANDIDATES[0])
         # unix_socket auth maps the peer uid's name: the admin is whoever runs this
         self.admin_user = pwd.getpwuid(os.geteuid()).pw_name
@@ -331,9 +334,9 @@ class Stack:
         print("  MariaDB           127.0.0.1:%d db=%s user=%s (password in %s)"
               % (self.dbport, DB_NAME, DB_USER, self.dbpass_file), file=out)
         print("  stop with         make stop", file=out)
-        if os.path.exists(self.envelope_file):
-            print("\nDemo application PIN envelope (%s):" % self.envelope_file, file=out)
-            print(read_text(self.envelope_file).rstrip("\n"), file=out)
+        if self.demo_envelope:
+            print("\nDemo application PIN envelope (log in at %s/ecert/):" % b, file=out)
+            print(self.demo_envelope.rstrip("\n"), file=out)
         out.flush()
 
     # ------------------------------------------------------------ MariaDB
@@ -656,11 +659,17 @@ class Stack:
         return True
 
     def demo_application(self):
-        if os.path.exists(self.envelope_file):
+        if os.path.exists(self.demo_ref_file):
+            ref = read_text(self.demo_ref_file).strip()
+            self.demo_envelope = self.ctl("application", "new-pin", ref).stdout
             return False
         self.say("demo application for www.example.com")
         r = self.ctl(*DEMO_APPLICATION)
-        write_private(self.envelope_file, r.stdout)
+        m = re.search(r"^\s*Reference Number:\s*(\d{9})\s*$", r.stdout, re.M)
+        if not m:
+            raise StackError("ecertctl application add printed no reference number:\n" + r.stdout)
+        write_private(self.demo_ref_file, m.group(1) + "\n")
+        self.demo_envelope = r.stdout
         return True
 
     # ------------------------------------------------------------ permissions

@@ -39,9 +39,19 @@ def test_root_certificate_published(stack):
     assert b"-----BEGIN CERTIFICATE-----" in r.content
 
 
-def test_demo_envelope_written(stack):
-    assert os.path.getsize(stack.envelope_file) > 0
-    assert os.stat(stack.envelope_file).st_mode & 0o077 == 0
+def test_demo_envelope_printed_not_stored(stack):
+    m = re.search(r"e-Cert PIN:\s*([\d ]{19})", stack.demo_envelope)
+    assert m, stack.demo_envelope
+    pin = m.group(1).replace(" ", "")
+    ref = open(stack.demo_ref_file).read().strip()
+    assert re.fullmatch(r"\d{9}", ref)
+    for root, _, files in os.walk(stack.rundir):
+        for name in files:
+            path = os.path.join(root, name)
+            if "/mysql/" in path or "/tokens/" in path or not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                assert pin.encode() not in f.read(), "PIN in clear in " + path
 
 
 def test_second_httpd_instance(stack):
