@@ -47,7 +47,8 @@ $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# apxs compiles the glue with httpd's flags and links the core archive in.
+# apxs compiles the glue with httpd's flags and links the core archive in. The .so is
+# replaced by rename (new inode): a running httpd keeps its mapping of the old file.
 $(B)/mod_%.so: $(CORE_LIB) $(CORE_HDR) $(wildcard mod_*/*.c mod_*/*.h)
 	@mkdir -p $(B)/apxs-$*
 	cp mod_$*/*.c mod_$*/*.h $(B)/apxs-$*/ 2>/dev/null || cp mod_$*/*.c $(B)/apxs-$*/
@@ -55,7 +56,7 @@ $(B)/mod_%.so: $(CORE_LIB) $(CORE_HDR) $(wildcard mod_*/*.c mod_*/*.h)
 	    -Wc,"$(WARN) -std=gnu11 -I$(CURDIR)/core $(PKG_CFLAGS)" \
 	    $(notdir $(wildcard mod_$*/*.c)) $(CURDIR)/$(CORE_LIB) $(PKG_LIBS) >build.log 2>&1 \
 	    || { cat build.log; exit 1; }
-	cp $(B)/apxs-$*/.libs/mod_$*.so $@
+	cp $(B)/apxs-$*/.libs/mod_$*.so $@.tmp && mv -f $@.tmp $@
 
 $(B)/ecertctl: $(CLI_SRC) $(CORE_LIB) $(wildcard cli/*.h)
 	$(CC) $(ALL_CFLAGS) -Icli -o $@ $(CLI_SRC) $(CORE_LIB) $(APR_LIBS) $(PKG_LIBS)
@@ -98,6 +99,7 @@ stop:
 
 bench: all
 	bash bench/ocsp.sh
+	bash bench/issue.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -13,7 +13,14 @@ typedef struct {
     const char *p11_module, *token_pin;
     const char *publish_dir;
     apr_array_header_t *issuers;   /* "role certfile keyuri" lines of ECertIssuer */
+    apr_array_header_t *lines;     /* every directive line: ctl_line_t */
 } ctl_conf_t;
+
+typedef struct {
+    const char *name;
+    int argc;
+    char **argv;                   /* the arguments after the name */
+} ctl_line_t;
 
 typedef struct {
     apr_pool_t *pool;
@@ -32,5 +39,7 @@ void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_application(ctl_t *ctl, int argc, char **argv);
 int cmd_audit(ctl_t *ctl, int argc, char **argv);
+int cmd_revoke(ctl_t *ctl, int argc, char **argv);
+int cmd_issue(ctl_t *ctl, int argc, char **argv);
 
 #endif

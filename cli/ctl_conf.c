@@ -51,6 +51,7 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
     conf->path = path;
     conf->db_driver = "mysql";
     conf->issuers = apr_array_make(p, 2, sizeof(char *));
+    conf->lines = apr_array_make(p, 32, sizeof(ctl_line_t));
     if ((rv = ec_read_file(p, path, 1 << 20, &data, &len)) != APR_SUCCESS) {
         *err = apr_psprintf(p, "cannot read %s", path);
         return rv;
@@ -60,6 +61,12 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
         int n = split_args(p, line, argv, 8);
         if (n < 2)
             continue;
+        {
+            ctl_line_t *l = apr_array_push(conf->lines);
+            l->name = argv[0];
+            l->argc = n - 1;
+            l->argv = apr_pmemdup(p, argv + 1, sizeof(char *) * (size_t)(n - 1));
+        }
         if (!strcasecmp(argv[0], "DBDriver"))
             conf->db_driver = argv[1];
         else if (!strcasecmp(argv[0], "DBDParams"))

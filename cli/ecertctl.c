@@ -29,7 +29,11 @@ static void usage(void)
           "      key ceremony: Root CA 3, the two Sub CAs and their OCSP responders in the token\n"
           "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
           "  application show REFERENCE\n"
-          "  audit verify\n", stderr);
+          "  audit verify\n"
+          "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
+          "      administrative revocation; re-signs the certificate's OCSP responses\n"
+          "  issue --reference REF --csr FILE [--out FILE]\n"
+          "      back-office issuance for an approved application (same pipeline as the web)\n", stderr);
     exit(ctl_finish(2));
 }
 
@@ -111,6 +115,10 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_init(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "application"))
         return ctl_finish(cmd_application(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "issue"))
+        return ctl_finish(cmd_issue(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "revoke"))
+        return ctl_finish(cmd_revoke(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

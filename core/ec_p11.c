@@ -5,6 +5,7 @@
 #include <p11-kit/uri.h>
 #include <apr_reslist.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include "ec_p11.h"
 #include "ec_der.h"
 #include "ec_util.h"
@@ -15,7 +16,13 @@ struct ec_p11 {
     CK_FUNCTION_LIST *m;
     CK_SLOT_ID slot;
     char *pin;
+    /* The session list lives in a pool of its own, destroyed by p11_cleanup only when no
+     * thread holds a session: at child exit a background thread may still be signing
+     * when the child's pool goes. */
+    apr_pool_t *rpool;
     apr_reslist_t *sessions;
+    int busy;                   /* operations under way (atomic) */
+    int closing;                /* set by p11_cleanup (atomic) */
 };
 
 struct ec_p11_key {
@@ -73,8 +80,17 @@ static apr_status_t session_dtor(void *res, void *params, apr_pool_t *pool)
 static apr_status_t p11_cleanup(void *data)
 {
     ec_p11 *p11 = data;
-    if (p11->sessions) {
-        apr_reslist_destroy(p11->sessions);
+
+    __atomic_store_n(&p11->closing, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p11->busy, __ATOMIC_SEQ_CST)) {
+        /* A thread is inside the token: leave the sessions and the module to process exit
+         * rather than pull them from under it. */
+        ec_log(EC_LOG_INFO, "ECP0012", "token still in use at shutdown: left to process exit");
+        return APR_SUCCESS;
+    }
+    if (p11->rpool) {
+        apr_pool_destroy(p11->rpool);
+        p11->rpool = NULL;
         p11->sessions = NULL;
     }
     if (p11->m) {
@@ -125,31 +141,41 @@ apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
         ec_log(EC_LOG_ERR, "ECP0004", "cannot load PKCS#11 module %s: %s", module, p11_kit_message());
         goto done;
     }
-    rv = p11_kit_module_initialize(p11->m);
-    if (rv != CKR_OK) {
-        ec_log(EC_LOG_ERR, "ECP0005", "cannot initialize %s: %s", module, ec_p11_strerror(rv));
-        p11_kit_module_release(p11->m);
-        p11->m = NULL;
-        goto done;
-    }
-    rv = p11->m->C_GetSlotList(CK_TRUE, slots, &nslots);
-    if (rv != CKR_OK) {
-        ec_log(EC_LOG_ERR, "ECP0006", "C_GetSlotList: %s", ec_p11_strerror(rv));
-        goto done;
-    }
-    for (i = 0; i < nslots; i++) {
-        CK_TOKEN_INFO ti;
-        if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti))
+    /* A file-backed token (SoftHSM) read while another process writes it can be missed
+     * at initialisation: start over a few times before giving up. */
+    for (int attempt = 0;; attempt++) {
+        rv = p11_kit_module_initialize(p11->m);
+        if (rv != CKR_OK) {
+            ec_log(EC_LOG_ERR, "ECP0005", "cannot initialize %s: %s", module, ec_p11_strerror(rv));
+            p11_kit_module_release(p11->m);
+            p11->m = NULL;
+            goto done;
+        }
+        nslots = 64;
+        rv = p11->m->C_GetSlotList(CK_TRUE, slots, &nslots);
+        if (rv != CKR_OK) {
+            ec_log(EC_LOG_ERR, "ECP0006", "C_GetSlotList: %s", ec_p11_strerror(rv));
+            goto done;
+        }
+        for (i = 0; i < nslots; i++) {
+            CK_TOKEN_INFO ti;
+            if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti))
+                break;
+        }
+        if (i < nslots)
             break;
-    }
-    if (i == nslots) {
-        ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", token_uri);
-        status = APR_ENOENT;
-        goto done;
+        if (attempt == 4) {
+            ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", token_uri);
+            status = APR_ENOENT;
+            goto done;
+        }
+        p11_kit_module_finalize(p11->m);
+        apr_sleep(apr_time_from_msec(50 << attempt));
     }
     p11->slot = slots[i];
-    status = apr_reslist_create(&p11->sessions, 0, max_sessions, max_sessions, 0,
-                                session_ctor, session_dtor, p11, pool);
+    if ((status = apr_pool_create_unmanaged_ex(&p11->rpool, NULL, NULL)) == APR_SUCCESS)
+        status = apr_reslist_create(&p11->sessions, 0, max_sessions, max_sessions, 0,
+                                    session_ctor, session_dtor, p11, p11->rpool);
     if (status == APR_SUCCESS) {
         /* Open one session now so a wrong PIN shows at start, not at the first signature. */
         void *res;
@@ -161,6 +187,15 @@ done:
     p11_kit_uri_free(u);
     if (status == APR_SUCCESS)
         *out = p11;
+    else if (p11->m && !p11->sessions) {
+        /* Let go now, so that a later open in this process initialises afresh. */
+        if (p11->rpool)
+            apr_pool_destroy(p11->rpool);
+        p11->rpool = NULL;
+        p11_kit_module_finalize(p11->m);
+        p11_kit_module_release(p11->m);
+        p11->m = NULL;
+    }
     return status;
 }
 
@@ -258,16 +293,25 @@ static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, voi
                                  const char *what)
 {
     CK_RV rv = CKR_OK;
+    apr_status_t result = APR_EGENERAL;
 
+    __atomic_add_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p11->closing, __ATOMIC_SEQ_CST)) {
+        __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+        return APR_EGENERAL;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         void *res;
         apr_status_t st = apr_reslist_acquire(p11->sessions, &res);
-        if (st != APR_SUCCESS)
-            return st;
+        if (st != APR_SUCCESS) {
+            result = st;
+            goto out;
+        }
         rv = op(p11, ((p11_session *)res)->h, baton);
         if (rv == CKR_OK) {
             apr_reslist_release(p11->sessions, res);
-            return APR_SUCCESS;
+            result = APR_SUCCESS;
+            goto out;
         }
         if (!retryable(rv)) {
             apr_reslist_release(p11->sessions, res);
@@ -279,7 +323,9 @@ static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, voi
             __atomic_store_n(&k->handle, 0, __ATOMIC_RELEASE);
     }
     ec_log(EC_LOG_ERR, "ECP0011", "%s failed: %s", what, ec_p11_strerror(rv));
-    return APR_EGENERAL;
+out:
+    __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+    return result;
 }
 
 typedef struct {

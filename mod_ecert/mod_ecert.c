@@ -7,15 +7,28 @@
 #include <http_request.h>
 #include <ap_provider.h>
 #include <apr_strings.h>
+#include <apr_optional.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
 #include "ec_log.h"
 #include "ec_util.h"
 #include "ec_x509.h"
-
+#include "ec_app.h"
+#include "ec_audit.h"
+#include "ec_flow.h"
+#include "ec_issue.h"
+#include "ec_login.h"
+#include "ec_pin.h"
+#include "ec_revoke.h"
 
 static server_rec *log_server;
+
+/* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
+static const ec_stmt_t *const stmt_sets[] = {
+    ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
+    ec_flow_stmts, ec_revoke_stmts, NULL
+};
 
 /* Core log lines go to the main server's error log with the core's own tag. */
 static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
@@ -27,22 +40,35 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
 {
     ecert_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->sessions = ECERT_UNSET;
-    c->validity_days = ECERT_UNSET;
     c->issuers = apr_array_make(p, 2, sizeof(ecert_issuer_t));
+    c->profile = apr_pcalloc(p, sizeof(*c->profile));
+    c->session_idle = ECERT_UNSET;
+    c->login_max_failures = ECERT_UNSET;
+    c->login_rate_max = ECERT_UNSET;
+    c->login_rate_window = ECERT_UNSET;
     return c;
 }
 
 static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
 {
     ecert_srv_conf *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
-    c->p11_module = add->p11_module ? add->p11_module : base->p11_module;
-    c->pin_spec = add->pin_spec ? add->pin_spec : base->pin_spec;
-    c->sessions = add->sessions != ECERT_UNSET ? add->sessions : base->sessions;
-    c->publish_dir = add->publish_dir ? add->publish_dir : base->publish_dir;
-    c->root_file = add->root_file ? add->root_file : base->root_file;
+#define PICK(f) c->f = add->f ? add->f : base->f
+#define PICKN(f) c->f = add->f != ECERT_UNSET ? add->f : base->f
+    PICK(p11_module);
+    PICK(pin_spec);
+    PICKN(sessions);
+    PICK(publish_dir);
+    PICK(root_file);
     c->issuers = add->issuers->nelts ? add->issuers : base->issuers;
-    c->validity_days = add->validity_days != ECERT_UNSET ? add->validity_days : base->validity_days;
-    c->templates = add->templates ? add->templates : base->templates;
+    PICK(templates);
+    PICK(cross_file);
+    PICKN(session_idle);
+    PICKN(login_max_failures);
+    PICKN(login_rate_max);
+    PICKN(login_rate_window);
+#undef PICK
+#undef PICKN
+    c->profile = ec_profile_merge(p, base->profile, add->profile);
     return c;
 }
 
@@ -81,12 +107,6 @@ static const char *set_sessions(cmd_parms *cmd, void *d, const char *arg)
     return set_int(cmd, &srv_conf(cmd)->sessions, arg, 1, 256);
 }
 
-static const char *set_validity(cmd_parms *cmd, void *d, const char *arg)
-{
-    /* BR 6.3.2: never above 200 days; the issuance date may lower it further. */
-    return set_int(cmd, &srv_conf(cmd)->validity_days, arg, 1, 200);
-}
-
 static const char *set_publish(cmd_parms *cmd, void *d, const char *arg)
 {
     srv_conf(cmd)->publish_dir = ap_server_root_relative(cmd->pool, arg);
@@ -105,6 +125,43 @@ static const char *set_templates(cmd_parms *cmd, void *d, const char *arg)
     return NULL;
 }
 
+static const char *set_cross(cmd_parms *cmd, void *d, const char *arg)
+{
+    srv_conf(cmd)->cross_file = ap_server_root_relative(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *set_idle(cmd_parms *cmd, void *d, const char *arg)
+{
+    return set_int(cmd, &srv_conf(cmd)->session_idle, arg, 60, 86400);
+}
+
+static const char *set_max_failures(cmd_parms *cmd, void *d, const char *arg)
+{
+    return set_int(cmd, &srv_conf(cmd)->login_max_failures, arg, 1, 100);
+}
+
+static const char *set_rate(cmd_parms *cmd, void *d, const char *n, const char *secs)
+{
+    const char *err = set_int(cmd, &srv_conf(cmd)->login_rate_max, n, 1, 100000);
+    return err ? err : set_int(cmd, &srv_conf(cmd)->login_rate_window, secs, 1, 86400);
+}
+
+/* Issuance settings: parsed by the core so that ecertctl reads the same lines. */
+static const char *set_profile(cmd_parms *cmd, void *d, int argc, char *const argv[])
+{
+    const char *err = ec_profile_directive(srv_conf(cmd)->profile, cmd->pool,
+                                           cmd->directive->directive, argc, argv);
+    if (err == EC_PROFILE_NOT_MINE)
+        return apr_psprintf(cmd->pool, "%s is not an issuance directive", cmd->directive->directive);
+    if (!err && !strcasecmp(cmd->directive->directive, "ECertWeakKeyList")) {
+        const char **f = &APR_ARRAY_IDX(srv_conf(cmd)->profile->weak_files,
+                                        srv_conf(cmd)->profile->weak_files->nelts - 1, const char *);
+        *f = ap_server_root_relative(cmd->pool, *f);
+    }
+    return err;
+}
+
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const char *file,
                               const char *uri)
 {
@@ -121,6 +178,9 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const c
     return NULL;
 }
 
+#define PROFILE_DIRECTIVE(name, help) \
+    AP_INIT_TAKE_ARGV(name, set_profile, NULL, RSRC_CONF, help)
+
 static const command_rec ecert_cmds[] = {
     AP_INIT_TAKE1("ECertPKCS11Module", set_module, NULL, RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
@@ -133,12 +193,43 @@ static const command_rec ecert_cmds[] = {
     AP_INIT_TAKE1("ECertRoot", set_root, NULL, RSRC_CONF, "the root CA certificate file"),
     AP_INIT_TAKE3("ECertIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuing CA: ssl|ev, its certificate file, its key's pkcs11: URI"),
-    AP_INIT_TAKE1("ECertValidityDays", set_validity, NULL, RSRC_CONF,
-                  "validity of issued certificates in days (default 199, at most the BR maximum)"),
+    PROFILE_DIRECTIVE("ECertValidityDays",
+                      "validity of issued certificates in days (default 199, at most the BR maximum)"),
+    PROFILE_DIRECTIVE("ECertAIABase", "base URL of the CA certificates (AIA caIssuers)"),
+    PROFILE_DIRECTIVE("ECertCRLBase", "base URL of the CRLs (CRL distribution point)"),
+    PROFILE_DIRECTIVE("ECertOCSPURL", "URL of the OCSP responder (AIA)"),
+    PROFILE_DIRECTIVE("ECertCPSURL", "URL of the CPS (certificate policy qualifier)"),
+    PROFILE_DIRECTIVE("ECertEKU", "extended key usages: serverAuth (default), clientAuth, OIDs"),
+    PROFILE_DIRECTIVE("ECertKeySizes", "allowed RSA key sizes of subscriber keys (default 2048)"),
+    PROFILE_DIRECTIVE("ECertWeakKeyList", "a Debian weak-key list (openssl-blacklist format); repeatable"),
     AP_INIT_TAKE1("ECertTemplates", set_templates, NULL, RSRC_CONF,
-                  "directory of the page templates and assets (default: the htdocs of the build)"),
+                  "directory of the page templates and assets (templates/, assets/)"),
+    AP_INIT_TAKE1("ECertCrossCertificate", set_cross, NULL, RSRC_CONF,
+                  "cross certificate of the root, added to the chain subscribers download"),
+    AP_INIT_TAKE1("ECertSessionIdle", set_idle, NULL, RSRC_CONF,
+                  "seconds after which an idle subscriber session ends (default 900)"),
+    AP_INIT_TAKE1("ECertLoginMaxFailures", set_max_failures, NULL, RSRC_CONF,
+                  "wrong logins after which a PIN envelope locks (default 5)"),
+    AP_INIT_TAKE2("ECertLoginRateLimit", set_rate, NULL, RSRC_CONF,
+                  "failed logins allowed per client address, and the window in seconds (default 30 600)"),
     { NULL }
 };
+
+/* Before mod_dbd's own post_config, which builds the connection pools' statement lists. */
+static int ecert_prepare_sql(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+
+    if (!prepare) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECE0010: mod_ecert needs mod_dbd (LoadModule dbd_module)");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    for (server_rec *v = s; v; v = v->next)
+        for (const ec_stmt_t *const *set = stmt_sets; *set; set++)
+            for (const ec_stmt_t *st = *set; st->label; st++)
+                prepare(v, st->sql, st->label);
+    return OK;
+}
 
 static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
@@ -149,6 +240,16 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
+        if (ec_profile_finish(c->profile, pconf, &err) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECE0006: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (c->cross_file &&
+            ec_read_cert(pconf, c->cross_file, &c->cross_der, &c->cross_len) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
+                         "ECE0007: ECertCrossCertificate: cannot read a certificate from %s", c->cross_file);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
         if (!c->issuers->nelts)
             continue;
         if (!c->p11_module || !c->pin_spec) {
@@ -163,7 +264,8 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
         for (int i = 0; i < c->issuers->nelts; i++) {
             ecert_issuer_t *is = &APR_ARRAY_IDX(c->issuers, i, ecert_issuer_t);
-            if (ec_read_cert(pconf, is->cert_file, &is->cert_der, &is->cert_len) != APR_SUCCESS) {
+            if (ec_read_cert(pconf, is->cert_file, &is->cert_der, &is->cert_len) != APR_SUCCESS ||
+                ec_issuer_init(pconf, is->role, is->cert_der, is->cert_len, &is->info) != APR_SUCCESS) {
                 ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
                              "ECE0003: ECertIssuer %s: cannot read a certificate from %s",
                              is->role, is->cert_file);
@@ -176,9 +278,13 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    /* What a login without an envelope verifies against, so that it takes as long. */
+    const char *dummy = ec_pin_hash(pchild, "0000000000000000");
+
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         ecert_issuer_t *first;
+        c->dummy_hash = dummy;
         if (!c->issuers->nelts || c->p11)
             continue;
         first = &APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t);
@@ -193,44 +299,43 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
             ecert_issuer_t *is = &APR_ARRAY_IDX(c->issuers, i, ecert_issuer_t);
             if (ec_p11_key_get(c->p11, pchild, is->key_uri, &is->key) != APR_SUCCESS)
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECE0005: bad key URI for issuer %s", is->role);
+            is->info.key = is->key;
         }
     }
 }
 
 static int ecert_handler(request_rec *r)
 {
-    ecert_srv_conf *c;
-    const char *path;
+    ecert_req_t q;
+    const char *err;
 
     if (!r->handler || strcmp(r->handler, "ecert"))
         return DECLINED;
-    c = ap_get_module_config(r->server->module_config, &ecert_module);
-    (void)c;
-    path = r->path_info && *r->path_info ? r->path_info : "/";
-    if (strcmp(path, "/") && strcmp(path, "/login"))
-        return HTTP_NOT_FOUND;
-    if (r->method_number != M_GET)
-        return HTTP_METHOD_NOT_ALLOWED;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-    if (r->header_only)
-        return OK;
-    ap_rputs("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-             "<title>Submission of Certificate Signing Request (CSR) - e-Cert (Server)</title></head>"
-             "<body><h1>Submission of Certificate Signing Request (CSR) - e-Cert (Server)</h1>"
-             "<form method=\"post\" action=\"login\"><fieldset><legend>Server Particulars</legend>"
-             "<label>Server Name: <input name=\"server_name\" required></label></fieldset>"
-             "<fieldset><legend>e-Cert PIN Envelope information</legend>"
-             "<label>Reference Number: <input name=\"reference\" inputmode=\"numeric\" required>"
-             "</label> (Shown on the cover of the PIN Envelope, 9-digit)<br>"
-             "<label>e-Cert PIN: <input name=\"pin\" type=\"password\" required></label>"
-             " (No need to input the space within the 16-digit PIN)</fieldset>"
-             "<button type=\"submit\">Submit</button></form></body></html>\n", r);
-    return OK;
+    memset(&q, 0, sizeof(q));
+    q.r = r;
+    q.conf = ap_get_module_config(r->server->module_config, &ecert_module);
+    q.path = r->path_info && *r->path_info ? r->path_info : "/";
+    q.base = apr_pstrndup(r->pool, r->uri, strlen(r->uri) >= strlen(q.path) && strcmp(q.path, "/")
+                          ? strlen(r->uri) - strlen(q.path) : strlen(r->uri));
+    while (*q.base && q.base[strlen(q.base) - 1] == '/')
+        q.base = apr_pstrndup(r->pool, q.base, strlen(q.base) - 1);
+    if (!q.conf->templates) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ECE0011: ECertTemplates is not set");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    q.lang = ecert_pick_lang(r);
+    if (ec_tmpl_open(&q.tmpl, r->pool, q.conf->templates, q.lang, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ECE0012: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    q.vars = ec_tmpl_vars_make(r->pool, NULL);
+    return ecert_pages(&q);
 }
 
 static void ecert_hooks(apr_pool_t *p)
 {
+    static const char *const before_dbd[] = { "mod_dbd.c", NULL };
+    ap_hook_post_config(ecert_prepare_sql, NULL, before_dbd, APR_HOOK_MIDDLE);
     ap_hook_post_config(ecert_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ecert_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ecert_handler, NULL, NULL, APR_HOOK_MIDDLE);

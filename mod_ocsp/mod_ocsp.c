@@ -1,4 +1,6 @@
-/* mod_ocsp: directives, hooks and the responder handler. */
+/* mod_ocsp: directives, configuration checks and hooks (see mod_ocsp.h for the design;
+ * the handler is in mod_ocsp_handler.c, the cache in mod_ocsp_cache.c, the background
+ * work in mod_ocsp_watch.c). */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -6,8 +8,28 @@
 #include <http_protocol.h>
 #include <http_request.h>
 #include <apr_strings.h>
+#include <apr_optional.h>
+#include <apr_thread_mutex.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 #include "mod_ocsp.h"
 #include "ec_log.h"
+#include "ec_util.h"
+#include "ec_x509.h"
+
+ocsp_global_t ocsp_g;
+static apr_thread_mutex_t *resolve_mutex;
+
+ocsp_srv_conf *ocsp_conf(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &ocsp_module);
+}
+
+/* Core log lines go to the main server's error log with the core's own tag. */
+static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
+{
+    ap_log_error(APLOG_MARK, (int)level, 0, ocsp_g.s, "%s: %s", tag, msg);
+}
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -129,10 +151,19 @@ static const char *set_cache(cmd_parms *cmd, void *d, const char *arg)
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const char *responder,
                               const char *uri)
 {
+    APR_OPTIONAL_FN_TYPE(ap_dbd_prepare) *prepare = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_prepare);
+    ocsp_srv_conf *c = srv_conf(cmd);
     ocsp_issuer_conf *i;
+
     if (strncmp(uri, "pkcs11:", 7))
         return "OCSPIssuer: the responder key is named by a pkcs11: URI (RFC 7512)";
-    i = apr_array_push(srv_conf(cmd)->issuers);
+    if (!prepare)
+        return "OCSPIssuer needs mod_dbd (LoadModule dbd_module before mod_ocsp)";
+    /* Statements are prepared on every connection mod_dbd opens for this server. */
+    if (!c->issuers->nelts)
+        for (const ec_stmt_t *st = ec_ocsp_stmts; st->label; st++)
+            prepare(cmd->server, st->sql, st->label);
+    i = apr_array_push(c->issuers);
     memset(i, 0, sizeof(*i));
     i->issuer_file = ap_server_root_relative(cmd->pool, issuer);
     i->responder_file = ap_server_root_relative(cmd->pool, responder);
@@ -164,15 +195,204 @@ static const command_rec ocsp_cmds[] = {
     { NULL }
 };
 
-static int ocsp_handler(request_rec *r)
+int ocsp_issuer_ready(ocsp_issuer_conf *is, ec_store_t *store, apr_pool_t *p)
 {
-    if (!r->handler || strcmp(r->handler, "ocsp-responder"))
-        return DECLINED;
-    return HTTP_SERVICE_UNAVAILABLE;
+    apr_status_t rv = APR_SUCCESS;
+
+    if (__atomic_load_n(&is->ready, __ATOMIC_ACQUIRE))
+        return 0;
+    apr_thread_mutex_lock(resolve_mutex);
+    if (!is->ready) {
+        rv = ec_ocsp_issuer_resolve(store, p, &is->core);
+        if (rv == APR_SUCCESS)
+            __atomic_store_n(&is->ready, 1, __ATOMIC_RELEASE);
+        else if (rv == APR_ENOENT)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, ocsp_g.s,
+                         "ECO0020: issuer %s (%s) is not in table ca: was the key ceremony run on this database?",
+                         is->name, is->issuer_file);
+    }
+    apr_thread_mutex_unlock(resolve_mutex);
+    return rv == APR_SUCCESS ? 0 : -1;
+}
+
+static void defaults(ocsp_srv_conf *c)
+{
+    if (c->sessions == OCSP_UNSET) c->sessions = OCSP_DEF_SESSIONS;
+    if (c->validity == OCSP_UNSET) c->validity = OCSP_DEF_VALIDITY;
+    if (c->refresh == OCSP_UNSET) c->refresh = OCSP_DEF_REFRESH;
+    if (c->nonce == OCSP_UNSET) c->nonce = 0;
+    if (c->max_request == OCSP_UNSET) c->max_request = OCSP_DEF_MAXREQ;
+    if (c->max_certids == OCSP_UNSET) c->max_certids = OCSP_DEF_MAXIDS;
+    if (c->fresh_rate == OCSP_UNSET) c->fresh_rate = OCSP_DEF_RATE;
+}
+
+/* Reads the issuer and responder certificates of one OCSPIssuer line. */
+static int load_issuer(apr_pool_t *p, server_rec *v, ocsp_issuer_conf *is)
+{
+    const uint8_t *der, *rder;
+    size_t len, rlen;
+    ec_cert_info_t ci;
+
+    if (ec_read_cert(p, is->issuer_file, &der, &len) != APR_SUCCESS ||
+        ec_ocsp_issuer_hash(p, der, len, &is->core.hash) != APR_SUCCESS ||
+        ec_cert_info(p, der, len, &ci) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECO0001: OCSPIssuer: no certificate in %s", is->issuer_file);
+        return -1;
+    }
+    is->name = ci.cn ? ci.cn : is->issuer_file;
+    if (ec_read_cert(p, is->responder_file, &rder, &rlen) != APR_SUCCESS ||
+        ec_ocsp_signer_cert(p, &is->core.signer, rder, rlen) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECO0002: OCSPIssuer: no responder certificate in %s",
+                     is->responder_file);
+        return -1;
+    }
+    for (int k = 0; k < 8; k++)
+        apr_snprintf(is->tag + 2 * k, 3, "%02x", is->core.hash.key_sha1[k]);
+    return 0;
+}
+
+/* Every distinct issuer struct of every server; one responder per issuer, because the
+ * cache and table ocsp_response are keyed by issuer. */
+static int collect_issuer(server_rec *v, ocsp_issuer_conf *is)
+{
+    for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
+        ocsp_issuer_conf *o = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
+        if (o == is)
+            return 0;
+        if (!memcmp(o->core.hash.key_sha1, is->core.hash.key_sha1, 20) &&
+            (o->core.signer.cert_len != is->core.signer.cert_len ||
+             memcmp(o->core.signer.cert, is->core.signer.cert, o->core.signer.cert_len) ||
+             strcmp(o->key_uri, is->key_uri))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
+                         "ECO0003: issuer %s has two different responders (%s, %s): one per issuer",
+                         is->name, o->responder_file, is->responder_file);
+            return -1;
+        }
+    }
+    APR_ARRAY_PUSH(ocsp_g.issuers, ocsp_issuer_conf *) = is;
+    return 0;
+}
+
+/* Runs for "apachectl -t" too: a schedule the BR forbids never starts. */
+static int ocsp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        ocsp_srv_conf c = *ocsp_conf(v);
+        defaults(&c);
+        /* BR 4.9.10: for a validity of 16 h or more, a new response at least 8 h before
+         * nextUpdate (and at most 4 days after thisUpdate: the directive's range);
+         * below 16 h, by half the validity. */
+        if (c.validity >= 16 * 3600 ? c.refresh > c.validity - 8 * 3600 : c.refresh > c.validity / 2) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
+                         "ECO0004: OCSPRefresh %ds is too late for OCSPValidity %ds: responses must be "
+                         "refreshed at least 8 hours before nextUpdate (BR 4.9.10)", c.refresh, c.validity);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
+}
+
+static int ocsp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    ocsp_cache_register(pconf);
+    return OK;
+}
+
+static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    ocsp_srv_conf *mc = ocsp_conf(s);
+
+    memset(&ocsp_g, 0, sizeof(ocsp_g));
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    ocsp_g.s = s;
+    ocsp_g.issuers = apr_array_make(pconf, 4, sizeof(ocsp_issuer_conf *));
+    ec_log_set(log_to_httpd, NULL);
+
+    for (server_rec *v = s; v; v = v->next) {
+        ocsp_srv_conf *c = ocsp_conf(v);
+        const char *err;
+        defaults(c);
+        /* Read the PIN while still privileged; the children only keep it in memory. */
+        if (c->pin_spec && !c->pin && ec_p11_read_pin(pconf, c->pin_spec, &c->pin, &err) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECO0007: %s", err);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (!c->issuers->nelts)
+            continue;
+        if (!c->p11_module || !c->pin_spec) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECO0005: OCSPIssuer needs OCSPPKCS11Module and OCSPTokenPIN");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        if (v != s && (strcmp(c->p11_module, mc->p11_module ? mc->p11_module : "") ||
+                       strcmp(c->pin_spec, mc->pin_spec ? mc->pin_spec : ""))) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
+                         "ECO0006: OCSPPKCS11Module and OCSPTokenPIN belong in the main server (one token per child)");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        for (int i = 0; i < c->issuers->nelts; i++) {
+            ocsp_issuer_conf *is = &APR_ARRAY_IDX(c->issuers, i, ocsp_issuer_conf);
+            if (!is->core.signer.cert && load_issuer(pconf, v, is) < 0)
+                return HTTP_INTERNAL_SERVER_ERROR;
+            if (collect_issuer(v, is) < 0)
+                return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    if (!ocsp_g.issuers->nelts)
+        return OK;
+    ocsp_g.conf = mc;
+    if (!mc->pin) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
+                     "ECO0008: OCSPPKCS11Module and OCSPTokenPIN belong in the main server");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (ocsp_cache_post_config(pconf, ptemp, s, mc->cache_spec ? mc->cache_spec
+                               : apr_pstrcat(ptemp, "shmcb:", ap_runtime_dir_relative(ptemp, "ocsp-cache"),
+                                             "(16777216)", NULL)) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    return ocsp_watch_post_config(pconf, s);
+}
+
+static void ocsp_child_init(apr_pool_t *p, server_rec *s)
+{
+    ocsp_srv_conf *c = ocsp_g.conf;
+    ocsp_issuer_conf *first;
+
+    if (!ocsp_g.issuers || !ocsp_g.issuers->nelts)
+        return;
+    apr_thread_mutex_create(&resolve_mutex, APR_THREAD_MUTEX_DEFAULT, p);
+    ocsp_cache_child_init(p, s);
+    ocsp_handler_child_init(p);
+    ocsp_watch_child_init(p, s);
+    first = APR_ARRAY_IDX(ocsp_g.issuers, 0, ocsp_issuer_conf *);
+    /* Sessions are opened here, after fork, never in the parent. */
+    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     "ECO0030: the HSM is not available to this child: only pre-signed answers are served");
+        ocsp_g.p11 = NULL;
+    }
+    for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
+        ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
+        is->core.signer.p11 = ocsp_g.p11;
+        if (ocsp_g.p11 && ec_p11_key_get(ocsp_g.p11, p, is->key_uri, &is->core.signer.key) != APR_SUCCESS)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0031: bad responder key URI for %s", is->name);
+    }
+    __atomic_store_n(&ocsp_g.child_ready, 1, __ATOMIC_RELEASE);
 }
 
 static void ocsp_hooks(apr_pool_t *p)
 {
+    static const char *const after_dbd[] = { "mod_dbd.c", NULL };
+    static const char *const before_wd[] = { "mod_watchdog.c", NULL };
+
+    ap_hook_pre_config(ocsp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ocsp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(ocsp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    /* The watchdog thread starts in mod_watchdog's child_init: the token comes first. */
+    ap_hook_child_init(ocsp_child_init, after_dbd, before_wd, APR_HOOK_MIDDLE);
+    ap_hook_pre_translate_name(ocsp_pre_translate, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(ocsp_translate, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_map_to_storage(ocsp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_handler(ocsp_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -1,0 +1,164 @@
+/* ecertctl revoke SERIAL --reason R: administrative revocation (CPS 4.9.1, 4.9.3), then the
+ * certificate's OCSP responses re-signed through the token at once. The responders would
+ * pick the change up from the queue within a second anyway; this makes the database hold
+ * the new answers before the command returns. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <getopt.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "ctl.h"
+#include "ec_revoke.h"
+#include "ec_audit.h"
+#include "ec_ocsp_store.h"
+#include "ec_util.h"
+
+static const ec_stmt_t revoke_stmts[] = {
+    { "ctl_revoke_issuers", "SELECT issuer_id FROM certificate WHERE serial_hex = %s" },
+    { "ctl_revoke_ca_role", "SELECT id FROM ca WHERE role = %s ORDER BY id DESC LIMIT 1" },
+    { NULL, NULL }
+};
+
+static void revoke_usage(void)
+{
+    fputs("usage: ecertctl revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
+          "  SERIAL  the certificate serial number in hex (0x prefix and colons allowed)\n"
+          "  REASON  unspecified, keyCompromise, affiliationChanged, superseded,\n"
+          "          cessationOfOperation or privilegeWithdrawn (CPS 7.2, BR 7.2.2)\n", stderr);
+    exit(ctl_finish(2));
+}
+
+/* certificate.serial_hex form: lower case, no separators, no leading zero octets. */
+static char *serial_norm(apr_pool_t *p, const char *in)
+{
+    char *out = apr_palloc(p, strlen(in) + 2), *o = out;
+    size_t n;
+
+    if (!strncasecmp(in, "0x", 2))
+        in += 2;
+    for (; *in; in++) {
+        if (*in == ':' || *in == ' ')
+            continue;
+        if (!apr_isxdigit(*in))
+            return NULL;
+        *o++ = (char)apr_tolower(*in);
+    }
+    *o = 0;
+    n = strlen(out);
+    if (!n || n > 42)
+        return NULL;
+    if (n % 2) {
+        memmove(out + 1, out, n + 1);
+        out[0] = '0';
+    }
+    while (out[0] == '0' && out[1] == '0' && out[2])
+        out += 2;
+    return out;
+}
+
+/* OCSPValidity from the same configuration file the responders read. */
+static int conf_validity(ctl_t *ctl)
+{
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        char *end;
+        long v;
+        if (strcasecmp(l->name, "OCSPValidity"))
+            continue;
+        v = strtol(l->argv[0], &end, 10);
+        v *= *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : 1;
+        if (v >= 8 * 3600 && v <= 10 * 86400)
+            return (int)v;
+    }
+    return 4 * 86400;
+}
+
+static const char *find_issuer(ctl_t *ctl, ec_store_t *s, const char *serial, const char *issuer)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    const char *found = NULL, *col[1];
+    int n = 0;
+
+    if (issuer && (!strcmp(issuer, "ssl") || !strcmp(issuer, "ev"))) {
+        if (ec_store_get1(s, ctl->pool, "ctl_revoke_ca_role", 1, col, EC_ARGS(issuer)) != APR_SUCCESS)
+            ctl_fail("no %s issuing CA in the database", issuer);
+        return col[0];
+    }
+    if (issuer)
+        return issuer;
+    if (ec_store_select(s, ctl->pool, "ctl_revoke_issuers", &res, EC_ARGS(serial)) != APR_SUCCESS)
+        ctl_fail("cannot read the certificates");
+    while (ec_store_next(s, ctl->pool, res, &row) == APR_SUCCESS) {
+        found = apr_pstrdup(ctl->pool, ec_store_col(s, row, 0));
+        n++;
+    }
+    if (!n)
+        ctl_fail("no certificate with serial number %s", serial);
+    if (n > 1)
+        ctl_fail("serial number %s was issued by %d CAs: say which with --issuer", serial, n);
+    return found;
+}
+
+int cmd_revoke(ctl_t *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "reason", required_argument, NULL, 'r' }, { "issuer", required_argument, NULL, 'i' },
+        { "note", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    static const ec_stmt_t *const sets[] = { ec_revoke_stmts, ec_audit_stmts, ec_ocsp_stmts, revoke_stmts, NULL };
+    const char *reason_arg = NULL, *issuer_arg = NULL, *note = NULL, *serial, *issuer_id;
+    ec_store_t *s;
+    ec_p11 *p11;
+    ec_ocsp_issuer_t is;
+    int ch, reason;
+    time_t now = time(NULL);
+    apr_status_t rv;
+
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (ch == 'r')
+            reason_arg = optarg;
+        else if (ch == 'i')
+            issuer_arg = optarg;
+        else if (ch == 'n')
+            note = optarg;
+        else
+            revoke_usage();
+    }
+    if (optind != argc - 1 || !reason_arg)
+        revoke_usage();
+    if (!(serial = serial_norm(ctl->pool, argv[optind])))
+        ctl_fail("'%s' is not a serial number in hex", argv[optind]);
+    reason = ec_reason_parse(reason_arg);
+    if (reason == -2 || !ec_reason_allowed(reason))
+        ctl_fail("reason '%s' is not one a subscriber certificate may carry (CPS 7.2): use unspecified, "
+                 "keyCompromise, affiliationChanged, superseded, cessationOfOperation or privilegeWithdrawn",
+                 reason_arg);
+
+    ctl_store(ctl, sets, &s);
+    issuer_id = find_issuer(ctl, s, serial, issuer_arg);
+    rv = ec_revoke(s, ctl->pool, issuer_id, serial, reason, now, ctl->actor, note);
+    if (rv == APR_ENOENT)
+        ctl_fail("no certificate with serial number %s from issuer %s", serial, issuer_id);
+    if (rv == APR_EEXIST)
+        ctl_fail("certificate %s is already revoked (only a change to keyCompromise is allowed)", serial);
+    if (rv != APR_SUCCESS)
+        ctl_fail("the revocation failed and changed nothing (see the message above)");
+    printf("revoked: issuer %s serial %s reason %s at %s\n", issuer_id, serial, ec_reason_name(reason),
+           ec_sqltime(ctl->pool, now));
+
+    /* The revocation stands whatever happens next: the responders re-sign from the queue. */
+    ctl_token(ctl, "ecert", &p11);
+    if ((rv = ec_ocsp_issuer_load(s, ctl->pool, p11, issuer_id, &is)) != APR_SUCCESS ||
+        (rv = ec_ocsp_resign_now(s, ctl->pool, &is, serial, now, conf_validity(ctl))) != APR_SUCCESS) {
+        fprintf(stderr, "ecertctl: warning: OCSP responses not re-signed here; the responders will do it "
+                "from the queue\n");
+        return 0;
+    }
+    printf("OCSP responses re-signed (SHA-1 and SHA-256 CertIDs)\n");
+    return 0;
+}

@@ -1,0 +1,202 @@
+#include <string.h>
+#include <openssl/x509.h>
+#include <apr_strings.h>
+#include "ec_issue.h"
+#include "ec_audit.h"
+#include "ec_lint.h"
+#include "ec_log.h"
+#include "ec_util.h"
+#include "ec_x509.h"
+
+const ec_stmt_t ec_issue_stmts[] = {
+    { "issue_lock_app", "SELECT status FROM application WHERE id = %s FOR UPDATE" },
+    { "issue_ca_id", "SELECT id FROM ca WHERE role = %s AND spki_sha256 = UNHEX(%s)" },
+    { "issue_blocked", "SELECT COUNT(*) FROM blocked_key WHERE spki_sha256 = UNHEX(%s)" },
+    { "issue_same_key", "SELECT COUNT(*) FROM certificate c JOIN application a "
+      "ON c.application_id = a.renewal_of WHERE a.id = %s AND c.spki_sha256 = UNHEX(%s)" },
+    { "issue_cert_insert", "INSERT INTO certificate (serial_hex, issuer_id, application_id, "
+      "server_name, spki_sha256, cert_der, not_before, not_after) "
+      "VALUES (%s, %s, %s, %s, UNHEX(%s), UNHEX(%s), %s, %s)" },
+    { "issue_name_insert", "INSERT INTO certificate_name (issuer_id, serial_hex, name) "
+      "VALUES (%s, %s, %s)" },
+    { "issue_app_issued", "UPDATE application SET status = 'issued' WHERE id = %s" },
+    { "issue_ocsp_queue", "INSERT INTO ocsp_pending (issuer_id, serial_hex) VALUES (%s, %s) "
+      "ON DUPLICATE KEY UPDATE queued_at = NOW(6)" },
+    { NULL, NULL }
+};
+
+const char *ec_issue_check_dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton)
+{
+    return a->government ? NULL : "dcv.required_short";
+}
+
+const ec_issue_check_t ec_issue_default_checks[] = {
+    { "dcv", ec_issue_check_dcv_gate, NULL },
+    { NULL, NULL, NULL }
+};
+
+static void refuse(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *actor,
+                   const char *event, const char *why)
+{
+    ec_audit(s, p, actor, event, apr_psprintf(p, "application %s envelope %s server %s: %s",
+                                               a->id, a->envelope_ref, a->server_name, why));
+}
+
+/* Independent check of the HSM's work before anything is stored. */
+static int signature_verifies(const uint8_t *der, size_t len, const ec_issuer_t *is)
+{
+    const unsigned char *q = der, *k = is->spki;
+    X509 *x = d2i_X509(NULL, &q, (long)len);
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &k, (long)is->spki_len);
+    int ok = x && pk && q == der + len && X509_verify(x, pk) == 1;
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ok;
+}
+
+apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
+                      const char *pem, size_t pem_len, const char *actor, ec_issue_result_t *res)
+{
+    const ec_profile_conf_t *c = ctx->profile;
+    const ec_issuer_t *is = !strcmp(ec_profile_issuer_role(a->cert_type), "ev") ? ctx->ev : ctx->ssl;
+    ec_csr_policy_t pol = { (const int *)c->key_sizes->elts, c->key_sizes->nelts, c->weak, 0 };
+    ec_profile_in_t in;
+    ec_csr_t csr;
+    const char *cn_alabel, *count, *status, *lint, *spki_hex;
+    const uint8_t *tbs;
+    size_t tbs_len;
+    apr_array_header_t *names;
+    apr_status_t rv;
+
+    memset(res, 0, sizeof(*res));
+    if (!is || !is->key) {
+        res->status = EC_ISSUE_INTERNAL;
+        res->message = "the issuing CA is not available";
+        ec_log(EC_LOG_ERR, "ECI0001", "no usable %s issuer (certificate or HSM key) for application %s",
+               ec_profile_issuer_role(a->cert_type), a->id);
+        return APR_SUCCESS;
+    }
+
+    /* 1. The request itself: no database needed. */
+    res->csr_err = ec_csr_parse(p, pem, pem_len, &csr);
+    res->bits = csr.bits;
+    res->cn = csr.cn;
+    if (res->csr_err == EC_CSR_OK)
+        res->csr_err = ec_csr_check_key(&csr, &pol);
+    if (res->csr_err == EC_CSR_OK)
+        res->csr_err = ec_csr_check_name(p, &csr, a->server_name, &cn_alabel);
+    /* 2. Keys the CA refuses: compromised, or the previous one on renewal. */
+    spki_hex = csr.spki ? ec_hex(p, csr.spki_sha256, 32) : NULL;
+    if (res->csr_err == EC_CSR_OK) {
+        if (ec_store_get1(s, p, "issue_blocked", 1, &count, EC_ARGS(spki_hex)) != APR_SUCCESS)
+            goto internal;
+        if (strcmp(count, "0"))
+            res->csr_err = EC_CSR_BLOCKED;
+    }
+    if (res->csr_err == EC_CSR_OK) {
+        if (ec_store_get1(s, p, "issue_same_key", 1, &count, EC_ARGS(a->id, spki_hex)) != APR_SUCCESS)
+            goto internal;
+        if (strcmp(count, "0"))
+            res->csr_err = EC_CSR_SAME_KEY;
+    }
+    if (res->csr_err != EC_CSR_OK) {
+        res->status = EC_ISSUE_CSR;
+        refuse(s, p, a, actor, "csr.reject", apr_psprintf(p, "%s%s%s", ec_csr_err_key(res->csr_err),
+                                                          spki_hex ? " key " : "", spki_hex ? spki_hex : ""));
+        return APR_SUCCESS;
+    }
+
+    /* 3. Everything else under the application's row lock, so a double submission
+     * cannot issue twice. */
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        goto internal;
+    if (ec_store_get1(s, p, "issue_lock_app", 1, &status, EC_ARGS(a->id)) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto internal;
+    }
+    if (strcmp(status, "approved") && strcmp(status, "confirmed")) {
+        ec_store_end(s, 1);
+        res->status = EC_ISSUE_STATE;
+        res->message = apr_pstrcat(p, "the application is ", status, NULL);
+        return APR_SUCCESS;
+    }
+    for (const ec_issue_check_t *chk = ctx->checks; chk && chk->name; chk++) {
+        const char *why = chk->fn(s, p, a, chk->baton);
+        if (why) {
+            ec_store_end(s, 1);
+            res->status = EC_ISSUE_PRECHECK;
+            res->message = why;
+            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, NULL));
+            return APR_SUCCESS;
+        }
+    }
+    if (ec_store_get1(s, p, "issue_ca_id", 1, &res->issuer_id,
+                      EC_ARGS(is->role, ec_hex(p, is->spki_sha256, 32))) != APR_SUCCESS) {
+        ec_log(EC_LOG_ERR, "ECI0002", "the %s issuer's certificate is not in table ca", is->role);
+        ec_store_end(s, 1);
+        goto internal;
+    }
+
+    /* 4. Build, lint, sign. */
+    memset(&in, 0, sizeof(in));
+    in.app = a;
+    in.issuer = is;
+    in.spki = csr.spki;
+    in.spki_len = csr.spki_len;
+    in.not_before = time(NULL);
+    if (ec_x509_serial(in.serial) != APR_SUCCESS ||
+        ec_profile_tbs(p, c, &in, &tbs, &tbs_len, &res->not_after) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto internal;
+    }
+    res->not_before = in.not_before;
+    if ((lint = ec_lint_tbs(p, c, &in, tbs, tbs_len)) != NULL) {
+        ec_store_end(s, 1);
+        res->status = EC_ISSUE_LINT;
+        res->message = lint;
+        ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s",
+               a->id, lint);
+        refuse(s, p, a, actor, "issue.lint", lint);
+        return APR_SUCCESS;
+    }
+    if (ec_x509_sign(ctx->p11, is->key, p, tbs, tbs_len, &res->der, &res->der_len) != APR_SUCCESS ||
+        !signature_verifies(res->der, res->der_len, is)) {
+        ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s",
+               a->id);
+        ec_store_end(s, 1);
+        goto internal;
+    }
+    res->serial_hex = ec_hex(p, in.serial, 20);
+
+    /* 5. Store: certificate, its names, the application, OCSP work, audit. */
+    names = ec_profile_names(p, a);
+    ec_store_exec(s, p, "issue_cert_insert", NULL,
+                  EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
+                          ec_hex(p, res->der, res->der_len), ec_sqltime(p, res->not_before),
+                          ec_sqltime(p, res->not_after)));
+    for (int i = 0; i < names->nelts && !s->failed; i++)
+        ec_store_exec(s, p, "issue_name_insert", NULL,
+                      EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));
+    if (!s->failed)
+        ec_store_exec(s, p, "issue_app_issued", NULL, EC_ARGS(a->id));
+    if (!s->failed)
+        ec_store_exec(s, p, "issue_ocsp_queue", NULL, EC_ARGS(res->issuer_id, res->serial_hex));
+    if (!s->failed)
+        ec_audit(s, p, actor, "certificate.issue",
+                 apr_psprintf(p, "application %s envelope %s issuer %s serial %s server %s type %s "
+                              "names %d key %s valid %s to %s", a->id, a->envelope_ref, is->cn,
+                              res->serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
+                              ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after)));
+    if (ec_store_end(s, 0) != APR_SUCCESS)
+        goto internal;
+    res->status = EC_ISSUE_OK;
+    return APR_SUCCESS;
+
+internal:
+    res->status = EC_ISSUE_INTERNAL;
+    res->der = NULL;
+    res->serial_hex = NULL;
+    if (!res->message)
+        res->message = "the certificate could not be issued (database or HSM)";
+    return APR_SUCCESS;
+}

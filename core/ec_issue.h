@@ -1,0 +1,64 @@
+/* Issuance (CPS 4.3.1, R-5, R-6): the one pipeline the subscriber pages and
+ * `ecertctl issue` share. CSR checks -> key blocklists -> pre-issuance checks (the
+ * stage where DCV and CAA plug in) -> App. B profile -> lint -> C_Sign in the HSM ->
+ * certificate, names, application status, OCSP pre-signing request and audit event
+ * in one transaction. */
+#ifndef EC_ISSUE_H
+#define EC_ISSUE_H
+
+#include "ec_app.h"
+#include "ec_csr.h"
+#include "ec_profile.h"
+#include "ec_store.h"
+
+extern const ec_stmt_t ec_issue_stmts[];
+
+/* A pre-issuance check runs inside the issuance transaction with the application row
+ * locked. It returns NULL to pass, or a message-catalogue key ("dcv.required") that
+ * tells the subscriber why the certificate cannot be issued yet. */
+typedef const char *ec_issue_check_fn(ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
+                                      void *baton);
+typedef struct {
+    const char *name;
+    ec_issue_check_fn *fn;
+    void *baton;
+} ec_issue_check_t;
+
+/* Until domain validation lands: government (B/D) applications pass (User Guide C.4),
+ * every other one needs DCV first. */
+const char *ec_issue_check_dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton);
+extern const ec_issue_check_t ec_issue_default_checks[];   /* ends with name NULL */
+
+typedef struct {
+    ec_p11 *p11;
+    const ec_profile_conf_t *profile;
+    const ec_issuer_t *ssl, *ev;
+    const ec_issue_check_t *checks;
+} ec_issue_ctx_t;
+
+typedef enum {
+    EC_ISSUE_OK = 0,
+    EC_ISSUE_STATE,          /* the application is not waiting for a certificate */
+    EC_ISSUE_CSR,            /* csr_err says what is wrong with the request */
+    EC_ISSUE_PRECHECK,       /* message: the catalogue key of the check that failed */
+    EC_ISSUE_LINT,           /* message: the rule the certificate broke (not signed) */
+    EC_ISSUE_INTERNAL        /* HSM or database: nothing was issued */
+} ec_issue_status_t;
+
+typedef struct {
+    ec_issue_status_t status;
+    ec_csr_err_t csr_err;
+    int bits;
+    const char *cn;                  /* CN of the request as written */
+    const char *message;
+    const char *issuer_id, *serial_hex;
+    const uint8_t *der; size_t der_len;
+    time_t not_before, not_after;
+} ec_issue_result_t;
+
+/* Issues a certificate for application a from the PEM request. The return value is
+ * APR_SUCCESS when res->status says what happened (including refusals). */
+apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
+                      const char *pem, size_t pem_len, const char *actor, ec_issue_result_t *res);
+
+#endif

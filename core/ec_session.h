@@ -1,0 +1,31 @@
+/* Subscriber web sessions (R-1), kept in the database so any httpd node serves the
+ * next step. The cookie carries 32 random octets; the table holds only their SHA-256.
+ * Every session has its CSRF token; a login replaces the session with a new one. */
+#ifndef EC_SESSION_H
+#define EC_SESSION_H
+
+#include "ec_store.h"
+
+extern const ec_stmt_t ec_session_stmts[];
+
+typedef struct {
+    const char *cookie;          /* 64 hex digits: the value the browser holds */
+    const char *app_id;          /* NULL before login */
+    const char *csrf;
+    const char *lang;
+} ec_session_t;
+
+apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
+                               const char *client_addr, const char *lang, ec_session_t **out);
+/* The session of a cookie, unless it is malformed, unknown or idle longer than
+ * idle_seconds (then it is deleted): APR_ENOENT. Marks it as seen now. */
+apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, int idle_seconds,
+                             ec_session_t **out);
+apr_status_t ec_session_destroy(ec_store_t *s, apr_pool_t *p, const char *cookie);
+apr_status_t ec_session_set_lang(ec_store_t *s, apr_pool_t *p, ec_session_t *ss, const char *lang);
+/* Removes sessions idle longer than idle_seconds (bounded batch). */
+apr_status_t ec_session_expire(ec_store_t *s, apr_pool_t *p, int idle_seconds);
+/* Constant-time comparison of a submitted form token with the session's. */
+int ec_session_csrf_ok(const ec_session_t *ss, const char *token);
+
+#endif

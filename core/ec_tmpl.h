@@ -1,0 +1,46 @@
+/* Page templates (R-1..R-8 pages, bilingual): a small mustache-like engine so that
+ * administrators restyle pages and wording without recompiling, and so that every
+ * dynamic value is HTML-escaped in one place.
+ *
+ *   {{name}}              value; escaped unless it was set as a trusted fragment
+ *   {{#name}}..{{/name}}  once per list item, or once if the value is set and non-empty
+ *   {{^name}}..{{/name}}  when the value is unset, empty or an empty list
+ *   {{_key}}              message `key` of the language's catalogue, itself a template
+ *   {{>file}}             another template of the directory (header, footer)
+ *   {{!text}}             comment
+ *
+ * Files: <dir>/templates/<page>.html and the catalogues <dir>/templates/i18n/<lang>.txt
+ * ("key = text" lines, '#' comments). */
+#ifndef EC_TMPL_H
+#define EC_TMPL_H
+
+#include <apr_pools.h>
+#include <apr_errno.h>
+
+typedef struct ec_tmpl_vars ec_tmpl_vars;
+typedef struct ec_tmpl ec_tmpl_t;
+
+ec_tmpl_vars *ec_tmpl_vars_make(apr_pool_t *p, ec_tmpl_vars *parent);
+/* Untrusted text: always escaped on output. NULL unsets. */
+void ec_tmpl_set(ec_tmpl_vars *v, const char *name, const char *text);
+void ec_tmpl_setf(ec_tmpl_vars *v, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A trusted HTML fragment the program built itself (never user input). */
+void ec_tmpl_set_raw(ec_tmpl_vars *v, const char *name, const char *html);
+void ec_tmpl_flag(ec_tmpl_vars *v, const char *name, int on);
+/* Appends an item to list `name` and returns its scope (it sees the outer values). */
+ec_tmpl_vars *ec_tmpl_add(ec_tmpl_vars *v, const char *name);
+
+/* Opens the directory for one language ("en", "zh"); the catalogue must exist. */
+apr_status_t ec_tmpl_open(ec_tmpl_t **t, apr_pool_t *p, const char *dir, const char *lang,
+                          const char **err);
+const char *ec_tmpl_lang(const ec_tmpl_t *t);
+/* A catalogue message rendered with v (HTML); the key itself when it is missing. */
+const char *ec_tmpl_msg(ec_tmpl_t *t, const char *key, ec_tmpl_vars *v);
+int ec_tmpl_has_msg(ec_tmpl_t *t, const char *key);
+apr_status_t ec_tmpl_render(ec_tmpl_t *t, const char *page, ec_tmpl_vars *v, char **out,
+                            size_t *len, const char **err);
+
+char *ec_html_escape(apr_pool_t *p, const char *s);
+
+#endif

@@ -1,0 +1,591 @@
+/* mod_ecert: the subscriber's pages (User Guide C.2 - C.7) and the public repository
+ * search (CPS 2.1, 4.4.2). Each handler is thin: the work is in the core. */
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "mod_ecert.h"
+#include "ec_app.h"
+#include "ec_csr.h"
+#include "ec_dns.h"
+#include "ec_flow.h"
+#include "ec_issue.h"
+#include "ec_login.h"
+#include "ec_pkcs7.h"
+#include "ec_revoke.h"
+#include "ec_util.h"
+
+#define REASON_MAX 500
+
+/* ------------------------------------------------------------ presentation helpers */
+
+static const char *hk_date(apr_pool_t *p, time_t t)
+{
+    struct tm tm;
+    time_t hk = t + 8 * 3600;            /* Hong Kong time, UTC+8 all year */
+    gmtime_r(&hk, &tm);
+    return apr_psprintf(p, "%02d/%02d/%04d", tm.tm_mday, tm.tm_mon + 1, tm.tm_year + 1900);
+}
+
+static int validity_days(time_t nb, time_t na)
+{
+    return (int)((na - nb + 1 + 43200) / 86400);
+}
+
+static const char *type_key(const char *cert_type)
+{
+    if (!strcmp(cert_type, "wildcard"))
+        return "type.wildcard";
+    if (!strcmp(cert_type, "multi-domain"))
+        return "type.multi";
+    if (!strcmp(cert_type, "ev"))
+        return "type.ev";
+    return "type.standard";
+}
+
+static void app_vars(ecert_req_t *q, const ec_app_t *a)
+{
+    apr_pool_t *p = q->r->pool;
+    ec_tmpl_vars *v = q->vars;
+    int zh = a->confirm_chinese || !(a->org_en && *a->org_en);
+
+    ec_tmpl_set(v, "server_name", ec_dns_display(p, a->server_name));
+    ec_tmpl_set(v, "server_name_alabel", a->server_name);
+    ec_tmpl_flag(v, "server_name_idn", strstr(a->server_name, "xn--") != NULL);
+    for (int i = 0; i < a->extra->nelts; i++) {
+        ec_tmpl_vars *it = ec_tmpl_add(v, "extra");
+        const char *n = APR_ARRAY_IDX(a->extra, i, const char *);
+        ec_tmpl_set(it, "name", ec_dns_display(p, n));
+        ec_tmpl_set(it, "alabel", n);
+    }
+    ec_tmpl_setf(v, "extra_count", "%d", a->extra->nelts);
+    ec_tmpl_set(v, "org_en", a->org_en);
+    ec_tmpl_set(v, "org_zh", a->org_zh);
+    ec_tmpl_set(v, "branch_en", a->branch_en);
+    ec_tmpl_set(v, "branch_zh", a->branch_zh);
+    ec_tmpl_set(v, "org", ec_profile_org(a));
+    /* The branch in the language of the organisation name (App. B note 2). */
+    ec_tmpl_set(v, "branch", zh ? (a->branch_zh ? a->branch_zh : a->branch_en)
+                                : (a->branch_en ? a->branch_en : a->branch_zh));
+    ec_tmpl_set(v, "br_no", a->br_no);
+    ec_tmpl_set(v, "ci_cr_no", a->ci_cr_no);
+    ec_tmpl_set(v, "other_doc", a->other_doc);
+    ec_tmpl_set(v, "subscriber_ref", a->subscriber_ref);
+    ec_tmpl_setf(v, "period", "%d", a->period_years);
+    ec_tmpl_set_raw(v, "cert_type", ec_tmpl_msg(q->tmpl, type_key(a->cert_type), v));
+    ec_tmpl_flag(v, "has_zh", a->org_zh && *a->org_zh && a->org_en && *a->org_en);
+    ec_tmpl_flag(v, "government", a->government);
+    ec_tmpl_flag(v, "ev", !strcmp(a->cert_type, "ev"));
+    ec_tmpl_set(v, "ev_street", a->ev_street);
+    ec_tmpl_set(v, "ev_reg_no", a->ev_reg_no);
+    ec_tmpl_set(v, "ev_category", a->ev_category);
+    ec_tmpl_set(v, "ev_jurisdiction", a->ev_jurisdiction);
+}
+
+static const char *file_stem(apr_pool_t *p, const char *server_name)
+{
+    return !strncmp(server_name, "*.", 2) ? apr_pstrcat(p, "wildcard.", server_name + 2, NULL)
+                                          : server_name;
+}
+
+static void cert_vars(ecert_req_t *q, ec_tmpl_vars *v, const ec_flow_cert_t *c)
+{
+    apr_pool_t *p = q->r->pool;
+    ec_tmpl_set(v, "issuer_cn", c->issuer_cn);
+    ec_tmpl_set(v, "serial", ec_flow_serial_spaced(p, c->serial_hex));
+    ec_tmpl_set(v, "serial_hex", c->serial_hex);
+    ec_tmpl_set(v, "issuer_id", c->issuer_id);
+    ec_tmpl_set(v, "cert_server_name", ec_dns_display(p, c->server_name));
+    ec_tmpl_set(v, "not_before", hk_date(p, c->not_before));
+    ec_tmpl_set(v, "not_after", hk_date(p, c->not_after));
+    ec_tmpl_setf(v, "days", "%d", validity_days(c->not_before, c->not_after));
+    ec_tmpl_set(v, "file_stem", file_stem(p, c->server_name));
+}
+
+static const ecert_issuer_t *issuer_of(ecert_req_t *q, const char *cn)
+{
+    for (int i = 0; i < q->conf->issuers->nelts; i++) {
+        const ecert_issuer_t *is = &APR_ARRAY_IDX(q->conf->issuers, i, ecert_issuer_t);
+        if (is->info.cn && cn && !strcmp(is->info.cn, cn))
+            return is;
+    }
+    return NULL;
+}
+
+static const char *step_of(const ec_app_t *a)
+{
+    if (!strcmp(a->status, "approved"))
+        return "/confirm";
+    if (!strcmp(a->status, "confirmed"))
+        return a->government ? "/csr" : "/dcv";
+    if (!strcmp(a->status, "issued"))
+        return "/certificate";
+    if (!strcmp(a->status, "accepted"))
+        return "/download";
+    return "/closed";
+}
+
+static int message(ecert_req_t *q, const char *key, int status, int is_error)
+{
+    ec_tmpl_set_raw(q->vars, "message", ec_tmpl_msg(q->tmpl, key, q->vars));
+    ec_tmpl_flag(q->vars, "is_error", is_error);
+    return ecert_render(q, "message", status);
+}
+
+static int forbidden_form(ecert_req_t *q)
+{
+    /* A form without this session's token: refused, nothing changed. */
+    return message(q, "error.csrf", HTTP_FORBIDDEN, 1);
+}
+
+/* ------------------------------------------------------------ assets */
+
+static int asset(ecert_req_t *q)
+{
+    request_rec *r = q->r;
+    const char *name = q->path + strlen("/assets/"), *ext, *type;
+    char *data;
+    size_t len;
+
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    for (const char *c = name; *c; c++)
+        if (!(apr_isalnum(*c) || *c == '-' || *c == '_' || *c == '.'))
+            return HTTP_NOT_FOUND;
+    if (!*name || name[0] == '.' || !(ext = strrchr(name, '.')))
+        return HTTP_NOT_FOUND;
+    type = !strcmp(ext, ".css") ? "text/css; charset=utf-8" : !strcmp(ext, ".png") ? "image/png"
+         : !strcmp(ext, ".svg") ? "image/svg+xml" : !strcmp(ext, ".ico") ? "image/x-icon" : NULL;
+    if (!type || ec_read_file(r->pool, apr_pstrcat(r->pool, q->conf->templates, "/assets/", name, NULL),
+                              1 << 20, &data, &len) != APR_SUCCESS)
+        return HTTP_NOT_FOUND;
+    ap_set_content_type(r, type);
+    apr_table_setn(r->headers_out, "Cache-Control", "public, max-age=3600");
+    apr_table_setn(r->headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_length(r, (apr_off_t)len);
+    if (!r->header_only)
+        ap_rwrite(data, (int)len, r);
+    return OK;
+}
+
+/* ------------------------------------------------------------ login (C.2) */
+
+static int new_anonymous_session(ecert_req_t *q)
+{
+    if (ec_session_create(q->store, q->r->pool, NULL, q->r->useragent_ip, q->lang, &q->session)
+        != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    ecert_set_session_cookie(q, q->session->cookie, -1);
+    return OK;
+}
+
+static int login_page(ecert_req_t *q, const char *error_key, int status)
+{
+    int rc;
+    if (!q->session || q->session->app_id) {
+        if ((rc = new_anonymous_session(q)) != OK)
+            return rc;
+    }
+    if (error_key) {
+        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
+    }
+    return ecert_render(q, "login", status);
+}
+
+static int do_login(ecert_req_t *q)
+{
+    ecert_srv_conf *c = q->conf;
+    ec_login_policy_t pol;
+    ec_login_result_t result;
+    ec_app_t *a;
+    int rc;
+
+    if ((rc = ecert_read_form(q)) != OK)
+        return rc;
+    if (!ecert_csrf_ok(q) || q->session->app_id) {
+        q->session = NULL;
+        return login_page(q, "error.csrf", HTTP_FORBIDDEN);
+    }
+    pol.max_failures = c->login_max_failures == ECERT_UNSET ? 5 : c->login_max_failures;
+    pol.rate_max = c->login_rate_max == ECERT_UNSET ? 30 : c->login_rate_max;
+    pol.rate_window = c->login_rate_window == ECERT_UNSET ? 600 : c->login_rate_window;
+    pol.dummy_hash = c->dummy_hash;
+    ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
+    ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
+    if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
+                 ecert_field(q, "pin"), q->r->useragent_ip, &a, &result) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    if (result == EC_LOGIN_RATE_LIMITED)
+        return login_page(q, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
+    if (result != EC_LOGIN_OK)
+        return login_page(q, "error.login", HTTP_FORBIDDEN);
+    /* A new session id at login: the anonymous one is gone (no fixation). */
+    ec_session_destroy(q->store, q->r->pool, q->session->cookie);
+    ec_session_expire(q->store, q->r->pool, c->session_idle == ECERT_UNSET ? 900 : c->session_idle);
+    if (ec_session_create(q->store, q->r->pool, a->id, q->r->useragent_ip, q->lang, &q->session)
+        != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    ecert_set_session_cookie(q, q->session->cookie, -1);
+    return ecert_redirect(q, step_of(a));
+}
+
+/* ------------------------------------------------------------ confirm (C.3) */
+
+static int confirm(ecert_req_t *q, ec_app_t *a)
+{
+    const char *action;
+    int rc;
+
+    if (q->r->method_number == M_GET) {
+        app_vars(q, a);
+        return ecert_render(q, "confirm", HTTP_OK);
+    }
+    if ((rc = ecert_read_form(q)) != OK)
+        return rc;
+    if (!ecert_csrf_ok(q))
+        return forbidden_form(q);
+    action = ecert_field(q, "action");
+    if (!action || (strcmp(action, "confirm") && strcmp(action, "confirm_zh")))
+        return HTTP_BAD_REQUEST;
+    rc = ec_flow_confirm(q->store, q->r->pool, a, !strcmp(action, "confirm_zh"),
+                         ecert_actor(q, a->envelope_ref));
+    if (rc != APR_SUCCESS && rc != APR_EINVAL)
+        return ecert_unavailable(q, "error.unavailable");
+    return ecert_redirect(q, step_of(a));
+}
+
+/* ------------------------------------------------------------ CSR (C.5) and issuance */
+
+static ec_issue_ctx_t issue_ctx(ecert_req_t *q)
+{
+    ec_issue_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.p11 = q->conf->p11;
+    ctx.profile = q->conf->profile;
+    ctx.checks = ec_issue_default_checks;
+    for (int i = 0; i < q->conf->issuers->nelts; i++) {
+        const ecert_issuer_t *is = &APR_ARRAY_IDX(q->conf->issuers, i, ecert_issuer_t);
+        if (!strcmp(is->role, "ssl"))
+            ctx.ssl = &is->info;
+        else
+            ctx.ev = &is->info;
+    }
+    return ctx;
+}
+
+static int csr_page(ecert_req_t *q, ec_app_t *a)
+{
+    request_rec *r = q->r;
+    ec_issue_ctx_t ctx = issue_ctx(q);
+    ec_issue_result_t res;
+    const char *pem, *sizes = "";
+    int rc;
+
+    app_vars(q, a);
+    if (r->method_number == M_GET)
+        return ecert_render(q, "csr", HTTP_OK);
+    if ((rc = ecert_read_form(q)) != OK)
+        return rc;
+    if (!ecert_csrf_ok(q))
+        return forbidden_form(q);
+    pem = ecert_field(q, "csr");
+    if (!pem)
+        pem = "";
+    ec_issue(&ctx, q->store, r->pool, a, pem, strlen(pem), ecert_actor(q, a->envelope_ref), &res);
+    switch (res.status) {
+    case EC_ISSUE_OK:
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ECE0030: issued serial %s by %s for application %s",
+                      res.serial_hex, res.issuer_id, a->id);
+        return ecert_redirect(q, "/certificate");
+    case EC_ISSUE_CSR:
+        for (int i = 0; i < ctx.profile->key_sizes->nelts; i++)
+            sizes = apr_psprintf(r->pool, "%s%s%d", sizes, i ? ", " : "",
+                                 APR_ARRAY_IDX(ctx.profile->key_sizes, i, int));
+        ec_tmpl_setf(q->vars, "bits", "%d", res.bits);
+        ec_tmpl_set(q->vars, "allowed", sizes);
+        ec_tmpl_set(q->vars, "csr_cn", res.cn ? res.cn : "");
+        ec_tmpl_set(q->vars, "csr_text", pem);
+        ec_tmpl_set(q->vars, "error_code", ec_csr_err_key(res.csr_err));
+        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, ec_csr_err_key(res.csr_err), q->vars));
+        return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+    case EC_ISSUE_PRECHECK:
+        ec_tmpl_set(q->vars, "csr_text", pem);
+        ec_tmpl_set(q->vars, "error_code", res.message);
+        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, res.message, q->vars));
+        return ecert_render(q, "csr", HTTP_FORBIDDEN);
+    case EC_ISSUE_STATE:
+        return ecert_redirect(q, step_of(a));
+    case EC_ISSUE_LINT:
+        return message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
+    default:
+        return ecert_unavailable(q, "error.issue_failed");
+    }
+}
+
+/* ------------------------------------------------------------ accept / reject (C.6) */
+
+static int certificate_page(ecert_req_t *q, ec_app_t *a, const char *error_key, int status)
+{
+    ec_flow_cert_t c;
+    if (ec_flow_certificate(q->store, q->r->pool, a->id, &c) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    app_vars(q, a);
+    cert_vars(q, q->vars, &c);
+    if (error_key)
+        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
+    return ecert_render(q, "certificate", status);
+}
+
+static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
+{
+    apr_status_t rv;
+    int rc;
+
+    if ((rc = ecert_read_form(q)) != OK)
+        return rc;
+    if (!ecert_csrf_ok(q))
+        return forbidden_form(q);
+    if (strcmp(a->status, "issued"))
+        return ecert_redirect(q, step_of(a));
+    if (accept)
+        rv = ec_flow_accept(q->store, q->r->pool, a, ecert_actor(q, a->envelope_ref));
+    else {
+        const char *why = ecert_field(q, "reason"), *code = ecert_field(q, "code");
+        char *trimmed = why ? apr_pstrdup(q->r->pool, why) : NULL;
+        if (trimmed)
+            apr_collapse_spaces(trimmed, trimmed);
+        if (!trimmed || !*trimmed || strlen(why) > REASON_MAX) {
+            ec_tmpl_set(q->vars, "form_reason", why);
+            return certificate_page(q, a, "error.reject_reason", HTTP_BAD_REQUEST);
+        }
+        for (char *c = (char *)why; *c; c++)
+            if ((unsigned char)*c < 0x20 && *c != '\n')
+                *c = ' ';
+        rv = ec_flow_reject(q->store, q->r->pool, a,
+                            code && !strcmp(code, "superseded") ? 4 : EC_REASON_UNSPECIFIED, why,
+                            ecert_actor(q, a->envelope_ref));
+    }
+    if (rv == APR_EINVAL)
+        return ecert_redirect(q, step_of(a));
+    if (rv != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    return ecert_redirect(q, step_of(a));
+}
+
+/* ------------------------------------------------------------ download (C.7) */
+
+static char *chain_pem(ecert_req_t *q, const ecert_issuer_t *is)
+{
+    apr_pool_t *p = q->r->pool;
+    char *out = ec_pem(p, "CERTIFICATE", is->cert_der, is->cert_len);
+    if (q->conf->cross_der)
+        out = apr_pstrcat(p, out, ec_pem(p, "CERTIFICATE", q->conf->cross_der, q->conf->cross_len), NULL);
+    return out;
+}
+
+static int send_cert_file(ecert_req_t *q, const ec_flow_cert_t *c, const char *file)
+{
+    apr_pool_t *p = q->r->pool;
+    const ecert_issuer_t *is = issuer_of(q, c->issuer_cn);
+    const char *stem = file_stem(p, c->server_name);
+
+    if (!strcmp(file, "cert.pem")) {
+        const char *pem = ec_pem(p, "CERTIFICATE", c->der, c->der_len);
+        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, ".pem.crt", NULL), pem,
+                          strlen(pem));
+    }
+    if (!strcmp(file, "cert.crt"))
+        return ecert_send(q, "application/pkix-cert", apr_pstrcat(p, stem, ".crt", NULL), c->der,
+                          c->der_len);
+    if (!is)
+        return HTTP_NOT_FOUND;
+    if (!strcmp(file, "chain.pem")) {
+        const char *pem = chain_pem(q, is);
+        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, "-chain.pem", NULL), pem,
+                          strlen(pem));
+    }
+    if (!strcmp(file, "fullchain.pem")) {
+        const char *pem = apr_pstrcat(p, ec_pem(p, "CERTIFICATE", c->der, c->der_len), chain_pem(q, is), NULL);
+        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, "-fullchain.pem", NULL), pem,
+                          strlen(pem));
+    }
+    if (!strcmp(file, "cert.p7b")) {
+        const uint8_t *certs[3] = { c->der, is->cert_der, q->conf->cross_der };
+        size_t lens[3] = { c->der_len, is->cert_len, q->conf->cross_len }, len;
+        const uint8_t *p7 = ec_pkcs7_certs(p, certs, lens, q->conf->cross_der ? 3 : 2, &len);
+        if (!p7)
+            return HTTP_INTERNAL_SERVER_ERROR;
+        return ecert_send(q, "application/x-pkcs7-certificates", apr_pstrcat(p, stem, ".p7b", NULL), p7, len);
+    }
+    return HTTP_NOT_FOUND;
+}
+
+static void download_vars(ecert_req_t *q, const ec_flow_cert_t *c)
+{
+    const ecert_issuer_t *is = issuer_of(q, c->issuer_cn);
+    cert_vars(q, q->vars, c);
+    ec_tmpl_set(q->vars, "subca_file", is ? is->info.file : NULL);
+    ec_tmpl_set(q->vars, "subca_cn", c->issuer_cn);
+    if (q->conf->cross_file) {
+        const char *slash = strrchr(q->conf->cross_file, '/');
+        ec_tmpl_set(q->vars, "cross_file", slash ? slash + 1 : q->conf->cross_file);
+    }
+}
+
+static int download(ecert_req_t *q, ec_app_t *a)
+{
+    ec_flow_cert_t c;
+    if (ec_flow_certificate(q->store, q->r->pool, a->id, &c) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    if (!strncmp(q->path, "/download/", 10))
+        return send_cert_file(q, &c, q->path + 10);
+    app_vars(q, a);
+    download_vars(q, &c);
+    return ecert_render(q, "download", HTTP_OK);
+}
+
+/* ------------------------------------------------------------ public search (CPS 4.4.2) */
+
+static int search(ecert_req_t *q)
+{
+    request_rec *r = q->r;
+    apr_array_header_t *found;
+    const char *query = NULL, *name = NULL, *serial = NULL, *err;
+
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (!strncmp(q->path, "/search/", 8)) {
+        /* /search/<issuer id>/<serial>.pem | .crt */
+        char *rest = apr_pstrdup(r->pool, q->path + 8), *slash = strchr(rest, '/'), *dot;
+        ec_flow_cert_t c;
+        if (!slash || !(dot = strrchr(slash, '.')))
+            return HTTP_NOT_FOUND;
+        *slash = 0;
+        *dot = 0;
+        for (const char *d = rest; *d; d++)
+            if (!apr_isdigit(*d))
+                return HTTP_NOT_FOUND;
+        if (!*rest || !(serial = ec_flow_serial_norm(r->pool, slash + 1)) ||
+            ec_flow_public_cert(q->store, r->pool, rest, serial, &c) != APR_SUCCESS)
+            return HTTP_NOT_FOUND;
+        return send_cert_file(q, &c, !strcmp(dot + 1, "pem") ? "cert.pem" : !strcmp(dot + 1, "crt")
+                                                                 ? "cert.crt" : "none");
+    }
+    /* q=... of a GET form (application/x-www-form-urlencoded). */
+    for (char *arg = r->args ? apr_pstrdup(r->pool, r->args) : NULL, *save = NULL,
+              *tok = arg ? apr_strtok(arg, "&", &save) : NULL; tok; tok = apr_strtok(NULL, "&", &save))
+        if (!strncmp(tok, "q=", 2)) {
+            if (ap_unescape_urlencoded(tok + 2) == OK)
+                query = tok + 2;
+        }
+    if (query) {
+        char *t = apr_pstrdup(r->pool, query);
+        apr_collapse_spaces(t, t);
+        ec_tmpl_set(q->vars, "query", query);
+        ec_tmpl_flag(q->vars, "searched", 1);
+        /* A serial is long hex; anything else is a server name. */
+        if (strlen(t) >= 16 && (serial = ec_flow_serial_norm(r->pool, query)) != NULL)
+            name = NULL;
+        else if (!(name = ec_dns_normalize(r->pool, t, 1, &err))) {
+            ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "search.bad_query", q->vars));
+            return ecert_render(q, "search", HTTP_BAD_REQUEST);
+        }
+        if (ec_flow_search(q->store, r->pool, name, serial, &found) != APR_SUCCESS)
+            return ecert_unavailable(q, "error.unavailable");
+        for (int i = 0; i < found->nelts; i++)
+            cert_vars(q, ec_tmpl_add(q->vars, "results"), &APR_ARRAY_IDX(found, i, ec_flow_cert_t));
+        ec_tmpl_setf(q->vars, "result_count", "%d", found->nelts);
+    }
+    return ecert_render(q, "search", HTTP_OK);
+}
+
+/* ------------------------------------------------------------ dispatch */
+
+int ecert_pages(ecert_req_t *q)
+{
+    request_rec *r = q->r;
+    const char *path = q->path;
+    int get = r->method_number == M_GET, post = r->method_number == M_POST, rc;
+    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
+    ec_app_t *a;
+
+    if (!strncmp(path, "/assets/", 8))
+        return asset(q);
+    if (!get && !post)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if ((rc = ecert_store(q)) != OK)
+        return ecert_unavailable(q, "error.unavailable");
+    if (!strcmp(path, "/search") || !strncmp(path, "/search/", 8))
+        return search(q);
+    if (ec_session_load(q->store, r->pool, ecert_session_cookie(r), idle, &q->session) != APR_SUCCESS)
+        q->session = NULL;
+    if (q->session && r->args && strstr(r->args, "lang=") && strcmp(q->session->lang, q->lang))
+        ec_session_set_lang(q->store, r->pool, q->session, q->lang);
+
+    if (!strcmp(path, "/") || !strcmp(path, "/login")) {
+        if (post)
+            return do_login(q);
+        if (q->session && q->session->app_id &&
+            ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) == APR_SUCCESS)
+            return ecert_redirect(q, step_of(a));
+        return login_page(q, NULL, HTTP_OK);
+    }
+    if (!strcmp(path, "/logout")) {
+        if (!post)
+            return HTTP_METHOD_NOT_ALLOWED;
+        if ((rc = ecert_read_form(q)) != OK)
+            return rc;
+        if (!ecert_csrf_ok(q))
+            return forbidden_form(q);
+        ec_session_destroy(q->store, r->pool, q->session->cookie);
+        ecert_set_session_cookie(q, "", 0);
+        return ecert_redirect(q, "/login");
+    }
+
+    /* Everything below belongs to the application the session logged in to. */
+    if (!q->session || !q->session->app_id) {
+        if (post)
+            return login_page(q, "error.session", HTTP_FORBIDDEN);
+        return ecert_redirect(q, "/login");
+    }
+    if (ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+
+    if (!strcmp(path, "/confirm") && !strcmp(step_of(a), "/confirm"))
+        return confirm(q, a);
+    if (!strcmp(path, "/confirm") && post && !strcmp(a->status, "confirmed"))
+        return confirm(q, a);
+    if (!strcmp(path, "/dcv") && get && !strcmp(step_of(a), "/dcv")) {
+        app_vars(q, a);
+        return ecert_render(q, "dcv", HTTP_OK);
+    }
+    if (!strcmp(path, "/csr") && !strcmp(step_of(a), "/csr"))
+        return csr_page(q, a);
+    if (!strcmp(path, "/csr") && post && !strcmp(a->status, "confirmed"))
+        return csr_page(q, a);                 /* the pipeline says why not (DCV) */
+    if (!strcmp(path, "/certificate") && get && !strcmp(a->status, "issued"))
+        return certificate_page(q, a, NULL, HTTP_OK);
+    if (!strcmp(path, "/accept") && post)
+        return accept_or_reject(q, a, 1);
+    if (!strcmp(path, "/reject") && post)
+        return accept_or_reject(q, a, 0);
+    if ((!strcmp(path, "/download") || !strncmp(path, "/download/", 10)) && get &&
+        !strcmp(a->status, "accepted"))
+        return download(q, a);
+    if (!strcmp(path, "/closed") && get && !strcmp(step_of(a), "/closed")) {
+        app_vars(q, a);
+        return message(q, !strcmp(a->status, "rejected") ? "info.rejected" : "info.closed", HTTP_OK, 0);
+    }
+    if (post) {
+        if ((rc = ecert_read_form(q)) != OK)
+            return rc;
+        if (!ecert_csrf_ok(q))
+            return forbidden_form(q);
+    }
+    /* Any other step: back to where this application stands. */
+    return ecert_redirect(q, step_of(a));
+}

@@ -1,0 +1,82 @@
+"""The subscriber flow in a real browser (headless Chromium driven by Playwright, with
+JavaScript off), in English and in Traditional Chinese, as User Guide C shows it.
+Screenshots go to tests/artefacts/ (not committed)."""
+
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from cryptography import x509
+
+from ecert_util import new_application, openssl_csr, certificate_of
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BROWSER_DIR = os.path.join(HERE, "browser")
+ARTEFACTS = os.path.join(HERE, "artefacts")
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    if not (shutil.which("node") and os.path.exists(CHROMIUM)):
+        pytest.fail("node and Debian's chromium are needed (make deps)")
+    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+        r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, capture_output=True,
+                           text=True, timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+    os.makedirs(ARTEFACTS, exist_ok=True)
+    return BROWSER_DIR
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_walk(stack, playwright, tmp_path, lang):
+    name = "browser-%s-%d.example.com" % (lang, os.getpid() % 1000)
+    env = new_application(stack, name, "multi-domain", extra=["www." + name],
+                          org_zh="範例有限公司", branch_en="IT", branch_zh="資訊科技部")
+    _, csr = openssl_csr(str(tmp_path), name)
+    job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
+           "envelope": {k: env[k] for k in ("server_name", "reference", "pin")},
+           "bad_csr": "-----BEGIN NEW CERTIFICATE REQUEST-----\nnot base64!\n"
+                      "-----END NEW CERTIFICATE REQUEST-----", "csr": csr}
+    jf = tmp_path / "job.json"
+    jf.write_text(json.dumps(job))
+    r = subprocess.run(["node", os.path.join(playwright, "walk.js"), str(jf)], capture_output=True, text=True,
+                       timeout=300, cwd=playwright)
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    steps = {s["step"]: s for s in report["steps"]}
+    assert set(steps) == {"1-login", "2-confirm", "3-csr", "4-csr-error", "5-accept-reject", "6-download",
+                          "7-search"}
+    for s in steps.values():
+        assert os.path.getsize(s["screenshot"]) > 10000
+    if lang == "en":
+        assert steps["1-login"]["h1"] == "Submission of Certificate Signing Request (CSR) - e-Cert (Server)"
+        assert "Reference Number" in steps["1-login"]["text"]
+        assert "Personal Data (Privacy) Ordinance" in steps["1-login"]["text"]
+        assert "1 May 2025" in steps["1-login"]["text"]
+        assert "Subscriber Details" in steps["2-confirm"]["text"] and "Confirm Opt with Chinese" in \
+            steps["2-confirm"]["text"]
+        assert "not a PEM" in steps["4-csr-error"]["text"]
+        assert "Hongkong Post e-Cert SSL CA 3 - 17" in steps["5-accept-reject"]["text"]
+        assert report["switch_text"] == "繁體中文"
+        assert "(199 days)" in report["validity"]
+    else:
+        assert steps["1-login"]["h1"] == "遞交「簽發證書要求」(CSR) - 電子證書（伺服器）"
+        assert "參考編號" in steps["1-login"]["text"] and "個人資料（私隱）條例" in steps["1-login"]["text"]
+        assert "登記人資料" in steps["2-confirm"]["text"] and "確認並選用中文" in steps["2-confirm"]["text"]
+        assert "不是 PEM" in steps["4-csr-error"]["text"]
+        assert "範例有限公司" in steps["5-accept-reject"]["text"] and "資訊科技部" in steps["5-accept-reject"]["text"]
+        assert report["switch_text"] == "English"
+        assert "（199 日）" in report["validity"]
+    assert "not base64!" in report["kept"]
+    cert, _, serial_hex, status = certificate_of(stack, env)
+    assert status == "accepted"
+    spaced = " ".join(serial_hex[i:i + 2] for i in range(0, 40, 2))
+    assert report["serial"] == spaced and report["found"] == [spaced]
+    assert report["download"]["name"] == name + ".pem.crt"
+    with open(report["download"]["file"], "rb") as f:
+        assert x509.load_pem_x509_certificate(f.read()) == cert
+    o = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value
+    assert o == ("範例有限公司" if lang == "zh" else "Example Company Limited")
