@@ -39,9 +39,11 @@ all: $(B)/mod_ecert.so $(B)/mod_ocsp.so $(B)/ecertctl
 deps:
 	@bash scripts/deps.sh
 
+# Hidden: each module keeps its own copy of the core (httpd loads modules RTLD_GLOBAL, so
+# exported core symbols of one module would stand in for the other's).
 $(B)/core/%.o: core/%.c $(CORE_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -c -o $@ $<
 
 $(CORE_LIB): $(CORE_OBJ)
 	@rm -f $@

@@ -11,6 +11,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
+#include "ec_conf.h"
 #include "ec_log.h"
 #include "ec_util.h"
 #include "ec_x509.h"
@@ -77,58 +78,28 @@ static ecert_srv_conf *srv_conf(cmd_parms *cmd)
     return ap_get_module_config(cmd->server->module_config, &ecert_module);
 }
 
-static const char *set_module(cmd_parms *cmd, void *d, const char *arg)
+/* Directives naming a file or directory, relative to ServerRoot; cmd->info holds the
+ * offset of the field in the server config. */
+static const char *set_path(cmd_parms *cmd, void *d, const char *arg)
 {
-    srv_conf(cmd)->p11_module = ap_server_root_relative(cmd->pool, arg);
+    *(const char **)((char *)srv_conf(cmd) + (apr_size_t)cmd->info) = ap_server_root_relative(cmd->pool, arg);
     return NULL;
 }
 
 static const char *set_pin(cmd_parms *cmd, void *d, const char *arg)
 {
-    if (strncmp(arg, "file:", 5) && strncmp(arg, "env:", 4))
-        return "ECertTokenPIN takes file:/path or env:NAME (the PIN itself never goes in the config)";
     srv_conf(cmd)->pin_spec = arg;
-    return NULL;
+    return ec_conf_secret_source(cmd->pool, cmd->directive->directive, arg);
 }
 
 static const char *set_int(cmd_parms *cmd, int *field, const char *arg, int min, int max)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v < min || v > max)
-        return apr_psprintf(cmd->pool, "%s takes a whole number from %d to %d, not '%s'",
-                            cmd->directive->directive, min, max, arg);
-    *field = (int)v;
-    return NULL;
+    return ec_conf_int(cmd->pool, cmd->directive->directive, arg, min, max, field);
 }
 
 static const char *set_sessions(cmd_parms *cmd, void *d, const char *arg)
 {
     return set_int(cmd, &srv_conf(cmd)->sessions, arg, 1, 256);
-}
-
-static const char *set_publish(cmd_parms *cmd, void *d, const char *arg)
-{
-    srv_conf(cmd)->publish_dir = ap_server_root_relative(cmd->pool, arg);
-    return NULL;
-}
-
-static const char *set_root(cmd_parms *cmd, void *d, const char *arg)
-{
-    srv_conf(cmd)->root_file = ap_server_root_relative(cmd->pool, arg);
-    return NULL;
-}
-
-static const char *set_templates(cmd_parms *cmd, void *d, const char *arg)
-{
-    srv_conf(cmd)->templates = ap_server_root_relative(cmd->pool, arg);
-    return NULL;
-}
-
-static const char *set_cross(cmd_parms *cmd, void *d, const char *arg)
-{
-    srv_conf(cmd)->cross_file = ap_server_root_relative(cmd->pool, arg);
-    return NULL;
 }
 
 static const char *set_idle(cmd_parms *cmd, void *d, const char *arg)
@@ -182,15 +153,15 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const c
     AP_INIT_TAKE_ARGV(name, set_profile, NULL, RSRC_CONF, help)
 
 static const command_rec ecert_cmds[] = {
-    AP_INIT_TAKE1("ECertPKCS11Module", set_module, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertPKCS11Module", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
     AP_INIT_TAKE1("ECertTokenPIN", set_pin, NULL, RSRC_CONF,
                   "where the token PIN is: file:/path or env:NAME"),
     AP_INIT_TAKE1("ECertSessions", set_sessions, NULL, RSRC_CONF,
                   "PKCS#11 sessions per httpd child (default 4)"),
-    AP_INIT_TAKE1("ECertPublishDir", set_publish, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertPublishDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, publish_dir), RSRC_CONF,
                   "directory of the published CA certificates (root/) and CRLs (crl/)"),
-    AP_INIT_TAKE1("ECertRoot", set_root, NULL, RSRC_CONF, "the root CA certificate file"),
+    AP_INIT_TAKE1("ECertRoot", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, root_file), RSRC_CONF, "the root CA certificate file"),
     AP_INIT_TAKE3("ECertIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuing CA: ssl|ev, its certificate file, its key's pkcs11: URI"),
     PROFILE_DIRECTIVE("ECertValidityDays",
@@ -202,9 +173,9 @@ static const command_rec ecert_cmds[] = {
     PROFILE_DIRECTIVE("ECertEKU", "extended key usages: serverAuth (default), clientAuth, OIDs"),
     PROFILE_DIRECTIVE("ECertKeySizes", "allowed RSA key sizes of subscriber keys (default 2048)"),
     PROFILE_DIRECTIVE("ECertWeakKeyList", "a Debian weak-key list (openssl-blacklist format); repeatable"),
-    AP_INIT_TAKE1("ECertTemplates", set_templates, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertTemplates", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, templates), RSRC_CONF,
                   "directory of the page templates and assets (templates/, assets/)"),
-    AP_INIT_TAKE1("ECertCrossCertificate", set_cross, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertCrossCertificate", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, cross_file), RSRC_CONF,
                   "cross certificate of the root, added to the chain subscribers download"),
     AP_INIT_TAKE1("ECertSessionIdle", set_idle, NULL, RSRC_CONF,
                   "seconds after which an idle subscriber session ends (default 900)"),

@@ -13,6 +13,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ocsp.h"
+#include "ec_conf.h"
 #include "ec_log.h"
 #include "ec_util.h"
 #include "ec_x509.h"
@@ -65,29 +66,12 @@ static ocsp_srv_conf *srv_conf(cmd_parms *cmd)
 
 static const char *parse_int(cmd_parms *cmd, int *field, const char *arg, long min, long max)
 {
-    char *end;
-    long v = strtol(arg, &end, 10);
-    if (!*arg || *end || v < min || v > max)
-        return apr_psprintf(cmd->pool, "%s takes a whole number from %ld to %ld, not '%s'",
-                            cmd->directive->directive, min, max, arg);
-    *field = (int)v;
-    return NULL;
+    return ec_conf_int(cmd->pool, cmd->directive->directive, arg, min, max, field);
 }
 
-/* Durations: plain seconds or with a unit suffix s, m, h, d. */
 static const char *parse_duration(cmd_parms *cmd, int *field, const char *arg, long min, long max)
 {
-    char *end;
-    long v = strtol(arg, &end, 10), mult = 1;
-    if (*end == 's') mult = 1, end++;
-    else if (*end == 'm') mult = 60, end++;
-    else if (*end == 'h') mult = 3600, end++;
-    else if (*end == 'd') mult = 86400, end++;
-    if (!*arg || *end || v < 0 || v * mult < min || v * mult > max)
-        return apr_psprintf(cmd->pool, "%s takes a duration from %lds to %lds (e.g. 4d, 8h), not '%s'",
-                            cmd->directive->directive, min, max, arg);
-    *field = (int)(v * mult);
-    return NULL;
+    return ec_conf_duration(cmd->pool, cmd->directive->directive, arg, min, max, field);
 }
 
 static const char *set_module(cmd_parms *cmd, void *d, const char *arg)
@@ -98,10 +82,8 @@ static const char *set_module(cmd_parms *cmd, void *d, const char *arg)
 
 static const char *set_pin(cmd_parms *cmd, void *d, const char *arg)
 {
-    if (strncmp(arg, "file:", 5) && strncmp(arg, "env:", 4))
-        return "OCSPTokenPIN takes file:/path or env:NAME (the PIN itself never goes in the config)";
     srv_conf(cmd)->pin_spec = arg;
-    return NULL;
+    return ec_conf_secret_source(cmd->pool, cmd->directive->directive, arg);
 }
 
 static const char *set_sessions(cmd_parms *cmd, void *d, const char *arg)
