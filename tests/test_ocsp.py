@@ -197,6 +197,9 @@ def test_several_certids_in_one_request(stack, ca):
     good, revoked = u.add_cert(stack, ca["ssl"]), u.add_cert(stack, ca["ssl"])
     unknown = u.new_serial()
     stack.ctl("revoke", revoked, "--reason", "keyCompromise")
+    for alg in ("sha1", "sha256"):      # the node sees the revocation within its 1 s promise
+        status, _ = u.wait_for(lambda: u.cert_status(stack, ca["ssl"], revoked, alg), "REVOKED", 1)
+        assert status == "REVOKED"
     r = openssl_ocsp(stack, "-issuer", ca["ssl"].pem, "-serial", "0x" + good, "-serial", "0x" + revoked,
                      "-serial", "0x" + unknown, "-CAfile", ca["root"].pem, "-no_nonce")
     assert r.returncode == 0, r.stderr
@@ -293,6 +296,8 @@ def test_gnutls_ocsptool_ask_and_verify(stack, ca, tmp_path):
 def test_gnutls_ocsptool_revoked(stack, ca, tmp_path):
     serial = u.add_cert(stack, ca["ev"])
     stack.ctl("revoke", serial, "--reason", "cessationOfOperation")
+    status, _ = u.wait_for(lambda: u.cert_status(stack, ca["ev"], serial), "REVOKED", 1)
+    assert status == "REVOKED"
     r, out = ocsptool_ask(stack, ca["ev"], serial, tmp_path, "--load-signer", ca["ev"].responder_pem)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Certificate Status: revoked" in r.stdout, r.stdout
