@@ -48,13 +48,17 @@ LOG_LEVEL_RE = re.compile(r"\[(?:[\w.-]+:)?(?:error|crit|alert|emerg)\]")
 LOG_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error:",
                "Segmentation fault", "exit signal")
 
+# A government (B/D) application: those skip domain validation (User Guide C.4), so the
+# demo envelope walks the whole flow on a machine that controls no public domain.
 DEMO_APPLICATION = (
     "application", "add",
     "--server-name", "www.example.com",
     "--type", "standard",
-    "--org-en", "Example Company Limited",
-    "--org-zh", "範例有限公司",
-    "--br-no", "12345678",
+    "--government",
+    "--org-en", "Hong Kong SAR Government",
+    "--org-zh", "香港特別行政區政府",
+    "--branch-en", "e-Cert Demonstration Office",
+    "--branch-zh", "電子證書示範辦公室",
     "--email", "admin@example.com",
     "--period", "1",
 )
