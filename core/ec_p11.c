@@ -15,6 +15,7 @@ struct ec_p11 {
     apr_pool_t *pool;
     CK_FUNCTION_LIST *m;
     CK_SLOT_ID slot;
+    CK_SESSION_HANDLE anchor;   /* holds the login, see login_anchor() */
     char *pin;
     /* The session list lives in a pool of its own, destroyed by p11_cleanup only when no
      * thread holds a session: at child exit a background thread may still be signing
@@ -61,7 +62,7 @@ static apr_status_t session_ctor(void **res, void *params, apr_pool_t *pool)
             rv = CKR_OK;
     }
     if (rv != CKR_OK) {
-        ec_log(EC_LOG_ERR, "ECP0002", "token login failed: %s", ec_p11_strerror(rv));
+        ec_log(EC_LOG_ERR, "ECP0013", "session login failed: %s", ec_p11_strerror(rv));
         p11->m->C_CloseSession(s->h);
         return APR_EGENERAL;
     }
@@ -120,6 +121,52 @@ static P11KitUri *parse_uri(const char *uri)
     return u;
 }
 
+/* About 3 s in all: enough for a crowd of processes starting at once to get through. */
+#define OPEN_ATTEMPTS 10
+
+/* Jittered, so processes that collided once do not collide again in step. */
+static void open_backoff(int attempt)
+{
+    uint8_t r = 0;
+
+    ec_random(&r, 1);
+    apr_sleep(apr_time_from_msec((25 << (attempt < 4 ? attempt : 4)) + r % 64));
+}
+
+/* Errors a token read mid-rewrite gives; worth a fresh start. */
+static int login_transient(CK_RV rv)
+{
+    switch (rv) {
+    case CKR_USER_PIN_NOT_INITIALIZED:
+    case CKR_GENERAL_ERROR:
+    case CKR_FUNCTION_FAILED:
+    case CKR_DEVICE_ERROR:
+    case CKR_DEVICE_REMOVED:
+    case CKR_TOKEN_NOT_PRESENT:
+    case CKR_TOKEN_NOT_RECOGNIZED:
+    case CKR_SESSION_HANDLE_INVALID:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Login state belongs to the application, not the session: one session held open for the
+ * life of the pool keeps it logged in, so pooled sessions opened later need no login. */
+static CK_RV login_anchor(ec_p11 *p11)
+{
+    CK_RV rv = p11->m->C_OpenSession(p11->slot, CKF_SERIAL_SESSION, NULL, NULL, &p11->anchor);
+
+    if (rv != CKR_OK)
+        return rv;
+    rv = p11->m->C_Login(p11->anchor, CKU_USER, (CK_UTF8CHAR *)p11->pin, strlen(p11->pin));
+    if (rv == CKR_USER_ALREADY_LOGGED_IN)
+        rv = CKR_OK;
+    if (rv != CKR_OK)
+        p11->m->C_CloseSession(p11->anchor);
+    return rv;
+}
+
 apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
                          const char *token_uri, const char *pin, int max_sessions)
 {
@@ -141,8 +188,9 @@ apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
         ec_log(EC_LOG_ERR, "ECP0004", "cannot load PKCS#11 module %s: %s", module, p11_kit_message());
         goto done;
     }
-    /* A file-backed token (SoftHSM) read while another process writes it can be missed
-     * at initialisation: start over a few times before giving up. */
+    /* A file-backed token (SoftHSM) rewrites its token file on every login, so a process
+     * reading it at that moment can miss the token or see no user PIN: start over a few
+     * times before giving up.  A wrong PIN is not retried. */
     for (int attempt = 0;; attempt++) {
         rv = p11_kit_module_initialize(p11->m);
         if (rv != CKR_OK) {
@@ -162,22 +210,29 @@ apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
             if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti))
                 break;
         }
-        if (i < nslots)
-            break;
-        if (attempt == 4) {
+        if (i < nslots) {
+            p11->slot = slots[i];
+            rv = login_anchor(p11);
+            if (rv == CKR_OK)
+                break;
+            if (!login_transient(rv) || attempt == OPEN_ATTEMPTS - 1) {
+                ec_log(EC_LOG_ERR, "ECP0002", "token login failed: %s", ec_p11_strerror(rv));
+                goto done;
+            }
+        }
+        else if (attempt == OPEN_ATTEMPTS - 1) {
             ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", token_uri);
             status = APR_ENOENT;
             goto done;
         }
         p11_kit_module_finalize(p11->m);
-        apr_sleep(apr_time_from_msec(50 << attempt));
+        open_backoff(attempt);
     }
-    p11->slot = slots[i];
     if ((status = apr_pool_create_unmanaged_ex(&p11->rpool, NULL, NULL)) == APR_SUCCESS)
         status = apr_reslist_create(&p11->sessions, 0, max_sessions, max_sessions, 0,
                                     session_ctor, session_dtor, p11, p11->rpool);
     if (status == APR_SUCCESS) {
-        /* Open one session now so a wrong PIN shows at start, not at the first signature. */
+        /* Open one pooled session now so a read-write session problem shows at start. */
         void *res;
         status = apr_reslist_acquire(p11->sessions, &res);
         if (status == APR_SUCCESS)
