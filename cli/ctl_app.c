@@ -20,6 +20,7 @@ static void app_usage(void)
           "           [--extra-name NAME]... (multi-domain, ev: up to 49)\n"
           "           [--ev-street TEXT --ev-reg-no N --ev-category CATEGORY [--ev-jurisdiction CC]]\n"
           "           [--reference NNNNNNNNN --pin \"NNNN NNNN NNNN NNNN\"] (pre-printed envelope)\n"
+          "           [--renewal-of REFERENCE] (CPS 4.6: same server name, a new key)\n"
           "       ecertctl application show REFERENCE\n"
           "       ecertctl application new-pin REFERENCE   (lost envelope: new PIN, unlocked)\n"
           "       ecertctl application unlock REFERENCE    (after too many failed logins)\n", stderr);
@@ -53,7 +54,8 @@ static int add(ctl_t *ctl, int argc, char **argv)
         { "email", required_argument, NULL, 'e' }, { "ev-street", required_argument, NULL, 's' },
         { "ev-reg-no", required_argument, NULL, 'R' }, { "ev-category", required_argument, NULL, 'C' },
         { "ev-jurisdiction", required_argument, NULL, 'j' }, { "reference", required_argument, NULL, 'F' },
-        { "pin", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 }
+        { "pin", required_argument, NULL, 'P' }, { "renewal-of", required_argument, NULL, 'W' },
+        { NULL, 0, NULL, 0 }
     };
     ec_app_t *a = ec_app_new(ctl->pool);
     ec_store_t *s;
@@ -89,6 +91,7 @@ static int add(ctl_t *ctl, int argc, char **argv)
         case 'j': a->ev_jurisdiction = optarg; break;
         case 'F': a->envelope_ref = optarg; break;
         case 'P': given_pin = optarg; break;
+        case 'W': a->renewal_of = optarg; break;
         default: app_usage();
         }
     }
@@ -108,6 +111,8 @@ static int add(ctl_t *ctl, int argc, char **argv)
         ctl_fail("application add: the e-Cert PIN has exactly 16 digits (spaces allowed); "
                  "nothing was registered");
     ctl_store(ctl, sets, &s);
+    if (a->renewal_of && (problem = ec_app_check_renewal(s, ctl->pool, a)) != NULL)
+        ctl_fail("application add: %s; nothing was registered", problem);
     rv = ec_app_create(s, ctl->pool, a, ctl->actor, &pin);
     if (rv == APR_EEXIST)
         ctl_fail("application add: reference number %s is already used; nothing was registered",
@@ -153,10 +158,11 @@ static int show(ctl_t *ctl, int argc, char **argv)
            "Subscription Period:          %d-year\n"
            "Government (B/D):             %s\n"
            "E-mail:                       %s\n"
+           "Renewal of:                   %s\n"
            "Status:                       %s%s\n",
            v(a->org_en), v(a->org_zh), v(a->branch_en), v(a->branch_zh), v(a->br_no),
            v(a->ci_cr_no), v(a->other_doc), a->period_years, a->government ? "yes" : "no",
-           a->email, a->status, a->locked ? " (envelope locked)" : "");
+           a->email, a->renewal_of ? a->renewal_of : "-", a->status, a->locked ? " (envelope locked)" : "");
     if (!strcmp(a->cert_type, "ev"))
         printf("EV street / reg. no. / category / jurisdiction: %s / %s / %s / %s\n",
                v(a->ev_street), v(a->ev_reg_no), v(a->ev_category), v(a->ev_jurisdiction));

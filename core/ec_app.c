@@ -11,15 +11,18 @@
 #define APP_COLS "id, subscriber_ref, envelope_ref, server_name, cert_type, org_name_en, " \
     "org_name_zh, branch_name_en, branch_name_zh, br_no, ci_cr_no, other_reg_doc, period_years, " \
     "government, email, ev_street, ev_reg_no, ev_business_category, ev_jurisdiction_c, status, " \
-    "confirm_chinese, failed_logins, locked"
+    "confirm_chinese, failed_logins, locked, " \
+    "(SELECT r.envelope_ref FROM application r WHERE r.id = application.renewal_of)"
+#define APP_NCOLS 24
 
 const ec_stmt_t ec_app_stmts[] = {
     { "app_insert", "INSERT INTO application (subscriber_ref, envelope_ref, pin_hash, server_name, "
       "cert_type, org_name_en, org_name_zh, branch_name_en, branch_name_zh, br_no, ci_cr_no, "
       "other_reg_doc, period_years, government, email, ev_street, ev_reg_no, "
-      "ev_business_category, ev_jurisdiction_c) VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), "
+      "ev_business_category, ev_jurisdiction_c, renewal_of) VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), "
       "NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), "
-      "NULLIF(%s, ''), %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''))" },
+      "NULLIF(%s, ''), %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), "
+      "NULLIF(%s, ''))" },
     { "app_name_insert", "INSERT INTO application_name (application_id, position, name) "
       "SELECT id, %s, %s FROM application WHERE envelope_ref = %s" },
     { "app_by_envelope", "SELECT " APP_COLS " FROM application WHERE envelope_ref = %s" },
@@ -28,6 +31,9 @@ const ec_stmt_t ec_app_stmts[] = {
     { "app_set_pin", "UPDATE application SET pin_hash = %s, failed_logins = 0, locked = FALSE "
       "WHERE envelope_ref = %s" },
     { "app_unlock", "UPDATE application SET failed_logins = 0, locked = FALSE WHERE envelope_ref = %s" },
+    { "app_renewal_source", "SELECT a.id, a.server_name, "
+      "(SELECT COUNT(*) FROM certificate c WHERE c.application_id = a.id AND c.status = 'accepted' "
+      "AND c.not_after > UTC_TIMESTAMP()) FROM application a WHERE a.envelope_ref = %s" },
     { "app_exists", "SELECT COUNT(*) FROM application WHERE envelope_ref = %s" },
     { "app_ref_taken", "SELECT COUNT(*) FROM application WHERE envelope_ref = %s OR subscriber_ref = %s" },
     { NULL, NULL }
@@ -132,6 +138,28 @@ static const char *nz(const char *s)
     return s ? s : "";
 }
 
+const char *ec_app_check_renewal(ec_store_t *s, apr_pool_t *p, ec_app_t *a)
+{
+    const char *c[3];
+    apr_status_t rv;
+
+    rv = ec_store_get1(s, p, "app_renewal_source", 3, c, EC_ARGS(a->renewal_of));
+    if (rv == APR_ENOENT)
+        return apr_psprintf(p, "there is no application with reference number %s to renew",
+                            a->renewal_of);
+    if (rv != APR_SUCCESS)
+        return "the database could not be read";
+    if (strcmp(c[1], a->server_name))
+        return apr_psprintf(p, "application %s is for %s, not %s: a renewal keeps the server name",
+                            a->renewal_of, c[1], a->server_name);
+    /* CPS 4.6.1: expired and revoked certificates are not renewed. */
+    if (!strcmp(c[2], "0"))
+        return apr_psprintf(p, "application %s has no accepted certificate that is still valid "
+                            "(expired and revoked certificates are not renewed)", a->renewal_of);
+    a->renewal_id = c[0];
+    return NULL;
+}
+
 apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
                            char **pin_out)
 {
@@ -168,14 +196,15 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
                           nz(a->branch_en), nz(a->branch_zh), nz(a->br_no), nz(a->ci_cr_no),
                           nz(a->other_doc), apr_itoa(p, a->period_years), a->government ? "1" : "0",
                           a->email, nz(a->ev_street), nz(a->ev_reg_no), nz(a->ev_category),
-                          nz(a->ev_jurisdiction)));
+                          nz(a->ev_jurisdiction), nz(a->renewal_id)));
     for (int i = 0; i < a->extra->nelts && !s->failed; i++)
         ec_store_exec(s, p, "app_name_insert", NULL,
                       EC_ARGS(apr_itoa(p, i + 1), APR_ARRAY_IDX(a->extra, i, const char *), env));
     if (!s->failed)
         ec_audit(s, p, actor, "application.create",
-                 apr_psprintf(p, "envelope %s subscriber %s server %s type %s names %d government %d",
-                              env, sub, a->server_name, a->cert_type, a->extra->nelts, a->government));
+                 apr_psprintf(p, "envelope %s subscriber %s server %s type %s names %d government %d%s%s",
+                              env, sub, a->server_name, a->cert_type, a->extra->nelts, a->government,
+                              a->renewal_id ? " renewal of " : "", a->renewal_id ? a->renewal_of : ""));
     if ((rv = ec_store_end(s, 0)) != APR_SUCCESS)
         return rv;
     a->envelope_ref = apr_pstrdup(p, env);
@@ -187,13 +216,13 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
 
 apr_status_t ec_app_load(ec_store_t *s, apr_pool_t *p, const char *envelope_ref, ec_app_t **out)
 {
-    const char *c[23];
+    const char *c[APP_NCOLS];
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     ec_app_t *a;
     apr_status_t rv;
 
-    rv = ec_store_get1(s, p, "app_by_envelope", 23, c, EC_ARGS(envelope_ref));
+    rv = ec_store_get1(s, p, "app_by_envelope", APP_NCOLS, c, EC_ARGS(envelope_ref));
     if (rv != APR_SUCCESS)
         return rv;
     a = ec_app_new(p);
@@ -203,7 +232,7 @@ apr_status_t ec_app_load(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,
     a->period_years = atoi(c[12]); a->government = atoi(c[13]); a->email = c[14];
     a->ev_street = c[15]; a->ev_reg_no = c[16]; a->ev_category = c[17]; a->ev_jurisdiction = c[18];
     a->status = c[19]; a->confirm_chinese = atoi(c[20]); a->failed_logins = atoi(c[21]);
-    a->locked = atoi(c[22]);
+    a->locked = atoi(c[22]); a->renewal_of = c[23];
     if ((rv = ec_store_select(s, p, "app_names", &res, EC_ARGS(a->id))) != APR_SUCCESS)
         return rv;
     while (ec_store_next(s, p, res, &row) == APR_SUCCESS)

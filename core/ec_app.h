@@ -20,6 +20,8 @@ typedef struct {
     int government;
     const char *email;
     const char *ev_street, *ev_reg_no, *ev_category, *ev_jurisdiction;
+    const char *renewal_of;          /* envelope reference of the application renewed */
+    const char *renewal_id;          /* its id, set by ec_app_check_renewal() */
     const char *status;
     int confirm_chinese;
     int failed_logins;
@@ -32,6 +34,10 @@ ec_app_t *ec_app_new(apr_pool_t *p);
 /* Checks every field and normalises names to A-labels; returns the first problem as a
  * sentence, or NULL when the application is complete and consistent. */
 const char *ec_app_validate(apr_pool_t *p, ec_app_t *a);
+/* A renewal (CPS 4.6) continues an application whose certificate is accepted, unrevoked
+ * and unexpired, for the same server name; the new certificate will need a new key.
+ * Returns the problem as a sentence, or NULL (and a->renewal_id set). */
+const char *ec_app_check_renewal(ec_store_t *s, apr_pool_t *p, ec_app_t *a);
 /* Stores a validated application with its envelope, its names and an audit event, in
  * one transaction. The envelope is fresh (9-digit reference, 16-digit PIN) unless the
  * caller set a->envelope_ref and *pin from pre-printed envelope stock; the PIN is

@@ -35,6 +35,8 @@ def new_application(stack, server_name, cert_type="standard", government=True, e
         args.append("--government")
     for n in extra:
         args += ["--extra-name", n]
+    if kw.get("renewal_of"):
+        args += ["--renewal-of", kw["renewal_of"]]
     if cert_type == "ev":
         args += ["--ev-street", kw.get("ev_street", "2 Connaught Place, Central"),
                  "--ev-reg-no", kw.get("ev_reg_no", "12345678"),

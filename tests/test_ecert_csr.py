@@ -269,16 +269,46 @@ def test_blocked_key(stack, at_csr):
 
 def test_renewal_needs_a_new_key(stack):
     old = new_application(stack, unique("ren"))
-    _, key = issue_via_web(stack, old)
-    new = new_application(stack, old["server_name"].replace("ren", "renew"))
-    stack.sql("UPDATE application SET renewal_of = %s WHERE id = %s", (old["id"], new["id"]))
-    # a renewal under the same server name is what CPS 4.6 describes; the name is per application
+    sub, key = issue_via_web(stack, old)
+    assert sub.accept().status_code == 200
+    new = new_application(stack, old["server_name"], renewal_of=old["reference"])
+    assert stack.sql("SELECT renewal_of FROM application WHERE id = %s", (new["id"],))[0][0] == old["id"]
+    shown = stack.ctl("application", "show", new["reference"]).stdout
+    assert re.search(r"^Renewal of:\s+%s$" % old["reference"], shown, re.M), shown
     sub = Subscriber(stack)
     sub.login(new)
     sub.confirm()
     refused(stack, new, sub, make_csr(key, new["server_name"]), "csr.same_key", "new key")
     r = sub.submit_csr(make_csr(rsa_key(), new["server_name"]))
     assert r.url.endswith("/certificate"), page_error(r)
+
+
+def test_renewal_refused(stack):
+    """CPS 4.6.1: only a valid, accepted certificate is renewed, under its own server name."""
+    def add(name, of):
+        return stack.ctl("application", "add", "--server-name", name, "--type", "standard",
+                         "--email", "admin@example.com", "--org-en", "Example Company Limited",
+                         "--government", "--renewal-of", of, check=False)
+
+    def count():
+        return stack.sql("SELECT COUNT(*) FROM application")[0][0]
+
+    issued = new_application(stack, unique("renx"))
+    sub, _ = issue_via_web(stack, issued)          # issued, not yet accepted
+    rejected = new_application(stack, unique("renr"))
+    sub2, _ = issue_via_web(stack, rejected)
+    assert sub2.reject().status_code == 200
+    before = count()
+    cases = [
+        (issued["server_name"], "999999999", "no application with reference number 999999999"),
+        ("other-" + issued["server_name"], issued["reference"], "a renewal keeps the server name"),
+        (issued["server_name"], issued["reference"], "no accepted certificate that is still valid"),
+        (rejected["server_name"], rejected["reference"], "revoked certificates are not renewed"),
+    ]
+    for name, of, message in cases:
+        r = add(name, of)
+        assert r.returncode != 0 and message in r.stderr and "nothing was registered" in r.stderr, r.stderr
+    assert count() == before
 
 
 def test_common_name(stack, at_csr):
