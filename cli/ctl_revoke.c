@@ -24,9 +24,11 @@ static const ec_stmt_t revoke_stmts[] = {
 static void revoke_usage(void)
 {
     fputs("usage: ecertctl revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
+          "       ecertctl revoke --ca ssl|ev --reason REASON [--note TEXT]\n"
           "  SERIAL  the certificate serial number in hex (0x prefix and colons allowed)\n"
           "  REASON  unspecified, keyCompromise, affiliationChanged, superseded,\n"
-          "          cessationOfOperation or privilegeWithdrawn (CPS 7.2, BR 7.2.2)\n", stderr);
+          "          cessationOfOperation or privilegeWithdrawn (CPS 7.2, BR 7.2.2);\n"
+          "          a Sub CA (--ca) may also be revoked for cACompromise\n", stderr);
     exit(ctl_finish(2));
 }
 
@@ -102,18 +104,62 @@ static const char *find_issuer(ctl_t *ctl, ec_store_t *s, const char *serial, co
     return found;
 }
 
+/* The revocation stands whatever happens here: the responders re-sign from the queue. */
+static void resign(ctl_t *ctl, ec_store_t *s, const char *issuer_id, const char *serial, time_t now)
+{
+    ec_p11 *p11;
+    ec_ocsp_issuer_t is;
+
+    ctl_token(ctl, "ecert", &p11);
+    if (ec_ocsp_issuer_load(s, ctl->pool, p11, issuer_id, &is) != APR_SUCCESS ||
+        ec_ocsp_resign_now(s, ctl->pool, &is, serial, now, conf_validity(ctl)) != APR_SUCCESS) {
+        fprintf(stderr, "ecertctl: warning: OCSP responses not re-signed here; the responders will do it "
+                "from the queue\n");
+        return;
+    }
+    printf("OCSP responses re-signed (SHA-1 and SHA-256 CertIDs)\n");
+}
+
+/* A Sub CA: its status is in table ca and the root's responder answers for it. */
+static int revoke_ca(ctl_t *ctl, const char *role, const char *reason_arg, const char *note, time_t now)
+{
+    static const ec_stmt_t *const sets[] = { ec_revoke_stmts, ec_audit_stmts, ec_ocsp_stmts, NULL };
+    const char *root_id, *serial;
+    int reason = ec_reason_parse(reason_arg);
+    ec_store_t *s;
+    apr_status_t rv;
+
+    if (strcmp(role, "ssl") && strcmp(role, "ev"))
+        ctl_fail("--ca takes ssl or ev, not '%s'", role);
+    if (reason == -2 || !ec_reason_allowed_ca(reason))
+        ctl_fail("reason '%s' is not one a Sub CA certificate may carry (BR 7.2.2): use unspecified, "
+                 "keyCompromise, cACompromise, affiliationChanged, superseded, cessationOfOperation or "
+                 "privilegeWithdrawn", reason_arg);
+    ctl_store(ctl, sets, &s);
+    rv = ec_revoke_ca(s, ctl->pool, role, reason, now, ctl->actor, note, &root_id, &serial);
+    if (rv == APR_ENOENT)
+        ctl_fail("no %s Sub CA in the database", role);
+    if (rv == APR_EEXIST)
+        ctl_fail("the %s Sub CA is already revoked (only a change to keyCompromise is allowed)", role);
+    if (rv != APR_SUCCESS)
+        ctl_fail("the revocation failed and changed nothing (see the message above)");
+    printf("revoked: %s Sub CA serial %s reason %s at %s; it issues nothing more\n", role, serial,
+           ec_reason_name(reason), ec_sqltime(ctl->pool, now));
+    resign(ctl, s, root_id, serial, now);
+    return 0;
+}
+
 int cmd_revoke(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "reason", required_argument, NULL, 'r' }, { "issuer", required_argument, NULL, 'i' },
-        { "note", required_argument, NULL, 'n' }, { "help", no_argument, NULL, 'h' },
+        { "note", required_argument, NULL, 'n' }, { "ca", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     static const ec_stmt_t *const sets[] = { ec_revoke_stmts, ec_audit_stmts, ec_ocsp_stmts, revoke_stmts, NULL };
-    const char *reason_arg = NULL, *issuer_arg = NULL, *note = NULL, *serial, *issuer_id;
+    const char *reason_arg = NULL, *issuer_arg = NULL, *note = NULL, *ca_role = NULL, *serial, *issuer_id;
     ec_store_t *s;
-    ec_p11 *p11;
-    ec_ocsp_issuer_t is;
     int ch, reason;
     time_t now = time(NULL);
     apr_status_t rv;
@@ -126,8 +172,15 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv)
             issuer_arg = optarg;
         else if (ch == 'n')
             note = optarg;
+        else if (ch == 'c')
+            ca_role = optarg;
         else
             revoke_usage();
+    }
+    if (ca_role) {
+        if (optind != argc || !reason_arg || issuer_arg)
+            revoke_usage();
+        return revoke_ca(ctl, ca_role, reason_arg, note, now);
     }
     if (optind != argc - 1 || !reason_arg)
         revoke_usage();
@@ -152,13 +205,6 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv)
            ec_sqltime(ctl->pool, now));
 
     /* The revocation stands whatever happens next: the responders re-sign from the queue. */
-    ctl_token(ctl, "ecert", &p11);
-    if ((rv = ec_ocsp_issuer_load(s, ctl->pool, p11, issuer_id, &is)) != APR_SUCCESS ||
-        (rv = ec_ocsp_resign_now(s, ctl->pool, &is, serial, now, conf_validity(ctl))) != APR_SUCCESS) {
-        fprintf(stderr, "ecertctl: warning: OCSP responses not re-signed here; the responders will do it "
-                "from the queue\n");
-        return 0;
-    }
-    printf("OCSP responses re-signed (SHA-1 and SHA-256 CertIDs)\n");
+    resign(ctl, s, issuer_id, serial, now);
     return 0;
 }

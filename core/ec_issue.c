@@ -10,7 +10,7 @@
 
 const ec_stmt_t ec_issue_stmts[] = {
     { "issue_lock_app", "SELECT status FROM application WHERE id = %s FOR UPDATE" },
-    { "issue_ca_id", "SELECT id FROM ca WHERE role = %s AND spki_sha256 = UNHEX(%s)" },
+    { "issue_ca_id", "SELECT id FROM ca WHERE role = %s AND spki_sha256 = UNHEX(%s) AND status = 'active'" },
     { "issue_blocked", "SELECT COUNT(*) FROM blocked_key WHERE spki_sha256 = UNHEX(%s)" },
     { "issue_same_key", "SELECT COUNT(*) FROM certificate c JOIN application a "
       "ON c.application_id = a.renewal_of WHERE a.id = %s AND c.spki_sha256 = UNHEX(%s)" },
@@ -132,7 +132,8 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     }
     if (ec_store_get1(s, p, "issue_ca_id", 1, &res->issuer_id,
                       EC_ARGS(is->role, ec_hex(p, is->spki_sha256, 32))) != APR_SUCCESS) {
-        ec_log(EC_LOG_ERR, "ECI0002", "the %s issuer's certificate is not in table ca", is->role);
+        ec_log(EC_LOG_ERR, "ECI0002", "the %s issuer's certificate is revoked or not in table ca: nothing is issued",
+               is->role);
         ec_store_end(s, 1);
         goto internal;
     }

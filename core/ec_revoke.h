@@ -22,4 +22,15 @@ int ec_reason_allowed(int reason);
 apr_status_t ec_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                        int reason, time_t when, const char *actor, const char *note);
 
+/* Reasons a Sub CA certificate may carry (BR 7.2.2): the subscriber ones and cACompromise.
+ * Its OCSP answers and ARL entry always carry a reasonCode (CPS App. D note 2). */
+int ec_reason_allowed_ca(int reason);
+
+/* Revokes the newest Sub CA certificate of role "ssl" or "ev" (table ca) and queues the
+ * root responder's answer for it; *serial_hex and *root_id name that answer. Same
+ * APR_ENOENT / APR_EEXIST rules as ec_revoke(). */
+apr_status_t ec_revoke_ca(ec_store_t *s, apr_pool_t *p, const char *role, int reason, time_t when,
+                          const char *actor, const char *note, const char **root_id,
+                          const char **serial_hex);
+
 #endif
