@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,9 @@
 
 struct ec_p11 {
     apr_pool_t *pool;
+    const char *module, *token_uri;
+    P11KitUri *token;
+    int max_sessions;
     CK_FUNCTION_LIST *m;
     CK_SLOT_ID slot;
     CK_SESSION_HANDLE anchor;   /* holds the login, see login_anchor() */
@@ -24,6 +28,9 @@ struct ec_p11 {
     apr_reslist_t *sessions;
     int busy;                   /* operations under way (atomic) */
     int closing;                /* set by p11_cleanup (atomic) */
+    int ready;                  /* logged in, sessions pooled (atomic) */
+    pthread_mutex_t reconnect_lock;
+    apr_time_t next_attempt;    /* while not ready: no reconnection before this */
 };
 
 struct ec_p11_key {
@@ -99,6 +106,10 @@ static apr_status_t p11_cleanup(void *data)
         p11_kit_module_release(p11->m);
         p11->m = NULL;
     }
+    if (p11->token) {
+        p11_kit_uri_free(p11->token);
+        p11->token = NULL;
+    }
     if (p11->pin) {
         memset(p11->pin, 0, strlen(p11->pin));
     }
@@ -167,47 +178,34 @@ static CK_RV login_anchor(ec_p11 *p11)
     return rv;
 }
 
-apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
-                         const char *token_uri, const char *pin, int max_sessions)
+/* Initialises the module and logs in; on failure the module is finalised again, so that
+ * a later attempt in this process starts afresh. */
+static apr_status_t connect_token(ec_p11 *p11, int attempts)
 {
-    ec_p11 *p11 = apr_pcalloc(pool, sizeof(*p11));
     CK_SLOT_ID slots[64];
-    CK_ULONG nslots = 64, i;
-    P11KitUri *u;
+    CK_ULONG nslots, i;
     CK_RV rv;
     apr_status_t status = APR_EGENERAL;
+    void *res;
 
-    if (!(u = parse_uri(token_uri)))
-        return APR_EINVAL;
-    p11->pool = pool;
-    p11->pin = apr_pstrdup(pool, pin);
-    apr_pool_cleanup_register(pool, p11, p11_cleanup, apr_pool_cleanup_null);
-
-    p11->m = p11_kit_module_load(module, 0);
-    if (!p11->m) {
-        ec_log(EC_LOG_ERR, "ECP0004", "cannot load PKCS#11 module %s: %s", module, p11_kit_message());
-        goto done;
-    }
     /* A file-backed token (SoftHSM) rewrites its token file on every login, so a process
      * reading it at that moment can miss the token or see no user PIN: start over a few
      * times before giving up.  A wrong PIN is not retried. */
     for (int attempt = 0;; attempt++) {
         rv = p11_kit_module_initialize(p11->m);
         if (rv != CKR_OK) {
-            ec_log(EC_LOG_ERR, "ECP0005", "cannot initialize %s: %s", module, ec_p11_strerror(rv));
-            p11_kit_module_release(p11->m);
-            p11->m = NULL;
-            goto done;
+            ec_log(EC_LOG_ERR, "ECP0005", "cannot initialize %s: %s", p11->module, ec_p11_strerror(rv));
+            return APR_EGENERAL;
         }
         nslots = 64;
         rv = p11->m->C_GetSlotList(CK_TRUE, slots, &nslots);
         if (rv != CKR_OK) {
             ec_log(EC_LOG_ERR, "ECP0006", "C_GetSlotList: %s", ec_p11_strerror(rv));
-            goto done;
+            goto fail;
         }
         for (i = 0; i < nslots; i++) {
             CK_TOKEN_INFO ti;
-            if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(u, &ti))
+            if (p11->m->C_GetTokenInfo(slots[i], &ti) == CKR_OK && p11_kit_uri_match_token_info(p11->token, &ti))
                 break;
         }
         if (i < nslots) {
@@ -215,43 +213,91 @@ apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
             rv = login_anchor(p11);
             if (rv == CKR_OK)
                 break;
-            if (!login_transient(rv) || attempt == OPEN_ATTEMPTS - 1) {
+            if (!login_transient(rv) || attempt == attempts - 1) {
                 ec_log(EC_LOG_ERR, "ECP0002", "token login failed: %s", ec_p11_strerror(rv));
-                goto done;
+                goto fail;
             }
         }
-        else if (attempt == OPEN_ATTEMPTS - 1) {
-            ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", token_uri);
+        else if (attempt == attempts - 1) {
+            ec_log(EC_LOG_ERR, "ECP0007", "no token matches %s", p11->token_uri);
             status = APR_ENOENT;
-            goto done;
+            goto fail;
         }
         p11_kit_module_finalize(p11->m);
         open_backoff(attempt);
     }
     if ((status = apr_pool_create_unmanaged_ex(&p11->rpool, NULL, NULL)) == APR_SUCCESS)
-        status = apr_reslist_create(&p11->sessions, 0, max_sessions, max_sessions, 0,
+        status = apr_reslist_create(&p11->sessions, 0, p11->max_sessions, p11->max_sessions, 0,
                                     session_ctor, session_dtor, p11, p11->rpool);
-    if (status == APR_SUCCESS) {
-        /* Open one pooled session now so a read-write session problem shows at start. */
-        void *res;
-        status = apr_reslist_acquire(p11->sessions, &res);
-        if (status == APR_SUCCESS)
-            apr_reslist_release(p11->sessions, res);
+    /* One pooled session now, so a read-write session problem shows at start. */
+    if (status == APR_SUCCESS && (status = apr_reslist_acquire(p11->sessions, &res)) == APR_SUCCESS) {
+        apr_reslist_release(p11->sessions, res);
+        __atomic_store_n(&p11->ready, 1, __ATOMIC_RELEASE);
+        return APR_SUCCESS;
     }
-done:
-    p11_kit_uri_free(u);
-    if (status == APR_SUCCESS)
-        *out = p11;
-    else if (p11->m && !p11->sessions) {
-        /* Let go now, so that a later open in this process initialises afresh. */
-        if (p11->rpool)
-            apr_pool_destroy(p11->rpool);
-        p11->rpool = NULL;
-        p11_kit_module_finalize(p11->m);
-        p11_kit_module_release(p11->m);
-        p11->m = NULL;
-    }
+    if (p11->rpool)
+        apr_pool_destroy(p11->rpool);
+    p11->rpool = NULL;
+    p11->sessions = NULL;
+fail:
+    p11_kit_module_finalize(p11->m);
     return status;
+}
+
+apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
+                         const char *token_uri, const char *pin, int max_sessions)
+{
+    ec_p11 *p11 = apr_pcalloc(pool, sizeof(*p11));
+    apr_status_t status;
+
+    if (!(p11->token = parse_uri(token_uri)))
+        return APR_EINVAL;
+    p11->pool = pool;
+    p11->module = apr_pstrdup(pool, module);
+    p11->token_uri = apr_pstrdup(pool, token_uri);
+    p11->pin = apr_pstrdup(pool, pin);
+    p11->max_sessions = max_sessions;
+    pthread_mutex_init(&p11->reconnect_lock, NULL);
+    apr_pool_cleanup_register(pool, p11, p11_cleanup, apr_pool_cleanup_null);
+    p11->m = p11_kit_module_load(module, 0);
+    if (!p11->m) {
+        ec_log(EC_LOG_ERR, "ECP0004", "cannot load PKCS#11 module %s: %s", module, p11_kit_message());
+        return APR_EGENERAL;
+    }
+    status = connect_token(p11, OPEN_ATTEMPTS);
+    if (status != APR_SUCCESS)
+        p11->next_attempt = apr_time_now() + EC_P11_RECONNECT;
+    *out = p11;
+    return status;
+}
+
+int ec_p11_available(ec_p11 *p11)
+{
+    int ok = 0;
+
+    if (!p11)
+        return 0;
+    if (__atomic_load_n(&p11->ready, __ATOMIC_ACQUIRE))
+        return 1;
+    /* One thread tries, at most every EC_P11_RECONNECT; the others fail fast meanwhile.
+     * Counted as busy, so that p11_cleanup leaves the module alone while it runs. */
+    __atomic_add_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&p11->closing, __ATOMIC_SEQ_CST) || !p11->m ||
+        pthread_mutex_trylock(&p11->reconnect_lock) != 0) {
+        __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+        return 0;
+    }
+    ok = __atomic_load_n(&p11->ready, __ATOMIC_ACQUIRE);
+    if (!ok && apr_time_now() >= p11->next_attempt) {
+        ok = connect_token(p11, 1) == APR_SUCCESS;
+        if (ok)
+            ec_log(EC_LOG_NOTICE, "ECP0014", "token %s reachable again: signing resumes", p11->token_uri);
+        else
+            p11->next_attempt = apr_time_now() + EC_P11_RECONNECT;
+    }
+    pthread_mutex_unlock(&p11->reconnect_lock);
+    __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+    return ok;
 }
 
 apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p11_key **key)
@@ -350,6 +396,8 @@ static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, voi
     CK_RV rv = CKR_OK;
     apr_status_t result = APR_EGENERAL;
 
+    if (!ec_p11_available(p11))
+        return APR_EAGAIN;
     __atomic_add_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&p11->closing, __ATOMIC_SEQ_CST)) {
         __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);

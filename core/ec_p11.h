@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <apr_pools.h>
 #include <apr_errno.h>
+#include <apr_time.h>
 
 typedef struct ec_p11 ec_p11;
 typedef struct ec_p11_key ec_p11_key;
@@ -18,9 +19,19 @@ typedef struct ec_p11_key ec_p11_key;
 #define EC_P11_SIGMAX 512
 
 /* module: path of the PKCS#11 module; token_uri: a pkcs11: URI whose token
- * attributes select the token (object attributes are ignored); pin: user PIN. */
+ * attributes select the token (object attributes are ignored); pin: user PIN.
+ * When the module loads but the token cannot be reached or logged in to, the error is
+ * returned and *out is still set: that handle reconnects on use (ec_p11_available). */
 apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
                          const char *token_uri, const char *pin, int max_sessions);
+
+/* Seconds between reconnection attempts of a handle whose token was unreachable. */
+#define EC_P11_RECONNECT apr_time_from_sec(5)
+
+/* True when the token is logged in; otherwise one caller at a time tries to reconnect,
+ * at most every EC_P11_RECONNECT, and the others get false at once. Operations on a
+ * handle that is not available fail with APR_EAGAIN. NULL is never available. */
+int ec_p11_available(ec_p11 *p11);
 
 /* Finds the private key named by uri (type=private implied). */
 apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p11_key **key);

@@ -348,15 +348,13 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     ocsp_watch_child_init(p, s);
     first = APR_ARRAY_IDX(ocsp_g.issuers, 0, ocsp_issuer_conf *);
     /* Sessions are opened here, after fork, never in the parent. */
-    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
-                     "ECO0030: the HSM is not available to this child: only pre-signed answers are served");
-        ocsp_g.p11 = NULL;
-    }
+    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0030: the HSM is not available to this child yet: "
+                     "pre-signed answers are served, and the token is tried again every few seconds");
     for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
         ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
         is->core.signer.p11 = ocsp_g.p11;
-        if (ocsp_g.p11 && ec_p11_key_get(ocsp_g.p11, p, is->key_uri, &is->core.signer.key) != APR_SUCCESS)
+        if (ec_p11_key_get(ocsp_g.p11, p, is->key_uri, &is->core.signer.key) != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0031: bad responder key URI for %s", is->name);
     }
     __atomic_store_n(&ocsp_g.child_ready, 1, __ATOMIC_RELEASE);

@@ -162,7 +162,7 @@ static void round_work(ec_store_t *st, apr_pool_t *p)
     /* Queue rows come with a status change (issuance, revocation), so the queue is read
      * when the scan saw changes; refresh is due hours ahead. Both also every SWEEP, for
      * work a failure left behind. */
-    if (!ocsp_g.p11 || !n || (!count && start < next_sweep))
+    if (!ec_p11_available(ocsp_g.p11) || !n || (!count && start < next_sweep))
         return;
     if (start >= next_sweep)
         next_sweep = start + SWEEP;

@@ -241,6 +241,7 @@ class Stack:
         self.httpd2_conf = os.path.join(r, "httpd2.conf")
         self.httpd_dir = os.path.join(r, "httpd")
         self.httpd2_dir = os.path.join(r, "httpd2")
+        self.softhsm_conf2 = None
         self.pubdir = os.path.join(r, "pub")
         # Only the demo envelope's reference number is kept; its PIN exists in clear only
         # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
@@ -736,11 +737,14 @@ class Stack:
         self.fix_permissions()
         if port_in_use(port):
             raise StackError("127.0.0.1:%d is already in use (set ECERT_PORT)" % port)
-        r = self._run([APACHE, "-f", conf, "-t"], check=False)
+        env = self.env()
+        if instance == 2 and self.softhsm_conf2:
+            env["SOFTHSM2_CONF"] = self.softhsm_conf2
+        r = self._run([APACHE, "-f", conf, "-t"], check=False, env=env)
         if r.returncode != 0:
             raise StackError("httpd config test failed for %s:\n%s%s" % (conf, r.stdout, r.stderr))
         log = self.error_log_path(instance)
-        r = self._run([APACHE, "-f", conf, "-k", "start"], check=False)
+        r = self._run([APACHE, "-f", conf, "-k", "start"], check=False, env=env)
         if r.returncode != 0:
             raise StackError("apache2 -k start failed (exit %d):\n%s%s\n%s:\n%s" % (
                 r.returncode, r.stdout, r.stderr, log, tail(log)))
@@ -794,9 +798,11 @@ class Stack:
         self.write_config(instance)
         return self.start_httpd(instance)
 
-    def start_httpd2(self, port=None, extra_conf=None):
-        """A second httpd sharing MariaDB and the token, own port and RUNDIR/httpd2."""
+    def start_httpd2(self, port=None, extra_conf=None, softhsm_conf=None):
+        """A second httpd sharing MariaDB and the token, own port and RUNDIR/httpd2.
+        softhsm_conf: another SOFTHSM2_CONF for it (a token it may not find at first)."""
         self.port2 = int(port or self.port2 or free_port())
+        self.softhsm_conf2 = softhsm_conf
         if extra_conf is not None:
             self.extra_conf2 = extra_conf
         self.write_config(2)

@@ -3,8 +3,10 @@ revocation within 1 s (CPS 4.9.5); nonces (OCSPNonce on); the fresh-signing budg
 schedule the BR forbids; MariaDB stopped mid-test."""
 
 import datetime
+import os
 import re
 import secrets
+import shutil
 import subprocess
 import time
 
@@ -133,6 +135,51 @@ def test_nonce_on_echoed_and_fresh(stack, ca, node2):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "Response verify OK" in r.stderr, r.stderr
     assert "nonce" not in r.stderr.lower(), r.stderr
+
+
+def test_token_missing_at_start_then_back(stack, ca):
+    """A node whose children found no token at start serves pre-signed answers, answers
+    tryLater where a signature is needed, and signs again within seconds of the token
+    coming back, without a restart."""
+    late = os.path.join(stack.httpd2_dir, "tokens-late")
+    conf = os.path.join(stack.httpd2_dir, "softhsm2-late.conf")
+    shutil.rmtree(late, ignore_errors=True)
+    os.makedirs(late)
+    with open(conf, "w") as f:
+        f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" % late)
+    os.chmod(conf, 0o644)
+    for pat in (r"ECO0030: the HSM is not available", r"ECE0004: the HSM is not available",
+                r"ECP0007: no token matches"):
+        stack.expect_log(pat)
+    serial = u.add_cert(stack, ca["ssl"])
+    st, _ = u.wait_for(lambda: u.cert_status(stack, ca["ssl"], serial), "GOOD", 3)
+    assert st == "GOOD"
+    try:
+        stack.start_httpd2(extra_conf="OCSPNonce on", softhsm_conf=conf)
+        assert u.cert_status(stack, ca["ssl"], serial, instance=2) == "GOOD"     # pre-signed
+        nonce = secrets.token_bytes(16)
+        r = post(stack, request(certid(ca["ssl"], serial), nonce=nonce), instance=2, timeout=20)
+        assert u.status_of(r.ocsp()) == "tryLater"
+
+        shutil.copytree(stack.tokendir, late, dirs_exist_ok=True)
+        stack.fix_permissions()
+        t0 = time.monotonic()
+        status = None
+        while time.monotonic() - t0 < 15:
+            r = post(stack, request(certid(ca["ssl"], serial), nonce=nonce), instance=2, timeout=20)
+            status = u.status_of(r.ocsp())
+            if status == "successful":
+                break
+            time.sleep(0.25)
+        took = time.monotonic() - t0
+        assert status == "successful", status
+        resp = verify(r.ocsp(), ca["ssl"])
+        assert resp.certificate_status == ocsp.OCSPCertStatus.GOOD
+        assert resp.extensions.get_extension_for_class(u.x509.OCSPNonce).value.nonce == nonce
+        assert took < 12, took                      # EC_P11_RECONNECT is 5 s
+        assert any("ECP0014" in line for line in stack.error_log_lines(2))
+    finally:
+        stack.stop_httpd2()
 
 
 def test_nonce_on_bad_sizes_malformed(stack, ca, node2):

@@ -79,7 +79,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     ec_log_set(to_diag, NULL);
-    plan(9);
+    plan(14);
 
     if (!mkdtemp(dir) || make_token(p, dir) != 0) {
         ok(0, "SoftHSM token created in %s", dir);
@@ -126,6 +126,25 @@ int main(void)
     apr_pool_create(&tp, p);
     ok(ec_p11_open(&p11, tp, MODULE, token_uri, PIN, 2) == APR_SUCCESS &&
        ec_p11_label_objects(p11, "signer", 1, &count) == APR_SUCCESS && count == 2, "key removed");
+    apr_pool_destroy(tp);
+
+    /* A token that comes up after the process started: the handle reconnects on use. */
+    apr_pool_create(&tp, p);
+    p11 = NULL;
+    ok(ec_p11_open(&p11, tp, MODULE, ec_p11_token_uri(p, "late"), PIN, 2) == APR_ENOENT && p11,
+       "missing token: an error, and a handle that will retry");
+    ec_p11_key_get(p11, tp, ec_p11_uri(p, "late", "signer"), &k);
+    siglen = sizeof(sig);
+    ok(!ec_p11_available(p11) && ec_p11_sign(p11, k, (const uint8_t *)"x", 1, sig, &siglen) == APR_EAGAIN,
+       "no retry before %d s: signing fails at once", (int)apr_time_sec(EC_P11_RECONNECT));
+    ok(system("softhsm2-util --init-token --free --label late --pin " PIN " --so-pin 13572468 >/dev/null") == 0,
+       "token 'late' created");
+    apr_sleep(EC_P11_RECONNECT + apr_time_from_msec(200));
+    ok(ec_p11_available(p11), "reconnected after %d s", (int)apr_time_sec(EC_P11_RECONNECT));
+    siglen = sizeof(sig);
+    ok(ec_p11_generate_rsa(p11, "signer", 2048) == APR_SUCCESS &&
+       ec_p11_sign(p11, k, (const uint8_t *)"x", 1, sig, &siglen) == APR_SUCCESS && siglen == 256,
+       "and signs");
     apr_pool_destroy(tp);
     if (system(apr_psprintf(p, "rm -rf '%s'", dir)) != 0)
         fprintf(stderr, "# could not remove %s\n", dir);
