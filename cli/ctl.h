@@ -6,6 +6,8 @@
 #include <apr_tables.h>
 #include "ec_store.h"
 #include "ec_p11.h"
+#include "ec_crl_conf.h"
+#include "ec_profile.h"
 
 typedef struct {
     const char *path;
@@ -30,6 +32,13 @@ typedef struct {
 
 /* Reads the directives ecertctl understands from an httpd-style file. */
 apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, const char **err);
+/* The issuance and CRL directives of the file, checked as httpd checks them. */
+ec_profile_conf_t *ctl_profile(ctl_t *ctl);
+ec_crl_conf_t *ctl_crl_conf(ctl_t *ctl);
+/* The key URI of an ECertIssuer line of role, or NULL. */
+const char *ctl_issuer_uri(ctl_t *ctl, const char *role);
+/* "pkcs11:token=ecert;object=..." -> "ecert"; NULL when the URI names no token. */
+const char *ctl_token_label(apr_pool_t *p, const char *uri);
 apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s);
 apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11);
 /* Closes the token and the database, then returns code for exit(). */
@@ -41,5 +50,9 @@ int cmd_application(ctl_t *ctl, int argc, char **argv);
 int cmd_audit(ctl_t *ctl, int argc, char **argv);
 int cmd_revoke(ctl_t *ctl, int argc, char **argv);
 int cmd_issue(ctl_t *ctl, int argc, char **argv);
+int cmd_crl(ctl_t *ctl, int argc, char **argv);
+/* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
+ * and prints what was issued; returns 0, or 1 after printing why one failed. */
+int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *roles);
 
 #endif

@@ -4,6 +4,8 @@
 #include <apr_lib.h>
 #include "ctl.h"
 #include "ec_util.h"
+#include "ec_crl_conf.h"
+#include "ec_profile.h"
 
 /* httpd argument syntax: words, "double" or 'single' quoted, backslash escapes. */
 static int split_args(apr_pool_t *p, char *line, char **argv, int max)
@@ -81,4 +83,55 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
             APR_ARRAY_PUSH(conf->issuers, char *) = apr_pstrcat(p, argv[1], " ", argv[2], " ", argv[3], NULL);
     }
     return APR_SUCCESS;
+}
+
+ec_profile_conf_t *ctl_profile(ctl_t *ctl)
+{
+    ec_profile_conf_t *prof = apr_pcalloc(ctl->pool, sizeof(*prof));
+    const char *err;
+
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        err = ec_profile_directive(prof, ctl->pool, l->name, l->argc, l->argv);
+        if (err && err != EC_PROFILE_NOT_MINE)
+            ctl_fail("%s: %s", ctl->conf.path, err);
+    }
+    if (ec_profile_finish(prof, ctl->pool, &err) != APR_SUCCESS)
+        ctl_fail("%s", err);
+    return prof;
+}
+
+ec_crl_conf_t *ctl_crl_conf(ctl_t *ctl)
+{
+    ec_crl_conf_t *c = apr_pcalloc(ctl->pool, sizeof(*c));
+    const char *err;
+
+    ec_crl_conf_init(c);
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        err = ec_crl_conf_directive(c, ctl->pool, l->name, l->argc, l->argv);
+        if (err && err != EC_CRL_NOT_MINE)
+            ctl_fail("%s: %s", ctl->conf.path, err);
+    }
+    ec_crl_conf_finish(c);
+    return c;
+}
+
+const char *ctl_issuer_uri(ctl_t *ctl, const char *role)
+{
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        if (!strcasecmp(l->name, "ECertIssuer") && l->argc == 3 && !strcmp(l->argv[0], role))
+            return l->argv[2];
+    }
+    return NULL;
+}
+
+const char *ctl_token_label(apr_pool_t *p, const char *uri)
+{
+    const char *t = uri ? strstr(uri, "token=") : NULL;
+    if (!t)
+        return NULL;
+    t += 6;
+    return apr_pstrndup(p, t, strcspn(t, ";?"));
 }

@@ -6,6 +6,7 @@
 #include "ctl.h"
 #include "ec_ca.h"
 #include "ec_audit.h"
+#include "ec_crl_job.h"
 
 static int days_arg(const char *opt, const char *v)
 {
@@ -28,7 +29,9 @@ int cmd_init(ctl_t *ctl, int argc, char **argv)
         { "publish-dir", required_argument, NULL, 'd' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    static const ec_stmt_t *const sets[] = { ec_ca_stmts, ec_audit_stmts, NULL };
+    static const ec_stmt_t *const sets[] = { ec_ca_stmts, ec_audit_stmts, ec_crl_job_stmts,
+                                             ec_crl_store_stmts, NULL };
+    static const char *const roles[] = { "ssl", "ev", "root", NULL };
     ec_ceremony_t c;
     ec_store_t *s;
     ec_p11 *p11;
@@ -72,5 +75,6 @@ int cmd_init(ctl_t *ctl, int argc, char **argv)
     if (rv != APR_SUCCESS)
         ctl_fail("init: %s", report ? report : "the key ceremony failed (see the messages above)");
     fputs(report, stdout);
-    return 0;
+    /* The first CRLs and the ARL belong to the ceremony: published before anything is issued. */
+    return ctl_crl_issue(ctl, s, p11, roles);
 }

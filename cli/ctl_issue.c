@@ -14,26 +14,14 @@
 
 static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_issue_stmts, NULL };
 
-/* "pkcs11:token=ecert;object=..." -> "ecert" */
-static const char *token_label(apr_pool_t *p, const char *uri)
-{
-    const char *t = strstr(uri, "token=");
-    size_t n;
-    if (!t)
-        return NULL;
-    t += 6;
-    n = strcspn(t, ";?");
-    return apr_pstrndup(p, t, n);
-}
-
 int cmd_issue(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "reference", required_argument, NULL, 'r' }, { "csr", required_argument, NULL, 'c' },
         { "out", required_argument, NULL, 'o' }, { NULL, 0, NULL, 0 }
     };
-    const char *ref = NULL, *csr_file = NULL, *out_file = NULL, *err, *label = NULL;
-    ec_profile_conf_t *prof = apr_pcalloc(ctl->pool, sizeof(*prof));
+    const char *ref = NULL, *csr_file = NULL, *out_file = NULL, *label = NULL;
+    ec_profile_conf_t *prof;
     ec_issuer_t issuers[2];
     ec_issue_ctx_t ctx;
     ec_issue_result_t res;
@@ -58,14 +46,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
         ctl_fail("usage: ecertctl issue --reference REF --csr FILE [--out FILE]");
 
     /* The issuance directives of the same configuration file httpd reads. */
-    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
-        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
-        err = ec_profile_directive(prof, ctl->pool, l->name, l->argc, l->argv);
-        if (err && err != EC_PROFILE_NOT_MINE)
-            ctl_fail("%s: %s", ctl->conf.path, err);
-    }
-    if (ec_profile_finish(prof, ctl->pool, &err) != APR_SUCCESS)
-        ctl_fail("%s", err);
+    prof = ctl_profile(ctl);
     if (ec_read_file(ctl->pool, csr_file, EC_CSR_MAX_PEM, &pem, &pem_len) != APR_SUCCESS)
         ctl_fail("issue: cannot read %s (at most %d bytes)", csr_file, EC_CSR_MAX_PEM);
 
@@ -81,7 +62,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
             ec_issuer_init(ctl->pool, role, der, len, &issuers[n]) != APR_SUCCESS)
             ctl_fail("ECertIssuer %s: cannot read its certificate", role ? role : "?");
         if (!ctx.p11) {
-            label = token_label(ctl->pool, uri);
+            label = ctl_token_label(ctl->pool, uri);
             if (!label)
                 ctl_fail("ECertIssuer %s: the key URI names no token", role);
             ctl_token(ctl, label, &ctx.p11);

@@ -30,6 +30,8 @@ static void usage(void)
           "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
           "  application show REFERENCE\n"
           "  audit verify\n"
+          "  crl issue [--ca ssl|ev|root] | crl list [--ca R] | crl show NUMBER [--ca R] [--out FILE]\n"
+          "      CRLs and the ARL: issue now, list the archive, read one back\n"
           "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
           "      administrative revocation; re-signs the certificate's OCSP responses\n"
           "  issue --reference REF --csr FILE [--out FILE]\n"
@@ -119,6 +121,8 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_issue(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "revoke"))
         return ctl_finish(cmd_revoke(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "crl"))
+        return ctl_finish(cmd_crl(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

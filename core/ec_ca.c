@@ -12,6 +12,11 @@
 const ec_stmt_t ec_ca_stmts[] = {
     { "ca_count", "SELECT COUNT(*) FROM ca" },
     { "ca_cert_count", "SELECT COUNT(*) FROM certificate" },
+    /* Only a hierarchy that issued nothing is replaced: its CRLs list nothing and go with it. */
+    { "ca_delete_crl_pending", "DELETE FROM crl_pending" },
+    { "ca_delete_crl_chunks", "DELETE FROM crl_chunk" },
+    { "ca_delete_crls", "DELETE FROM crl" },
+    { "ca_delete_crl_state", "DELETE FROM crl_state" },
     { "ca_delete_all", "DELETE FROM ca" },
     { "ca_insert", "INSERT INTO ca (role, name, parent_id, serial_hex, spki_sha256, key_sha1, "
       "name_sha1, key_uri, cert_der, not_before, not_after) SELECT %s, %s, parent.id, %s, "
@@ -207,7 +212,11 @@ apr_status_t ec_ceremony_run(ec_p11 *p11, ec_store_t *s, apr_pool_t *p, const ec
         for (int i = 0; i < 6; i++)
             if ((rv = ec_p11_label_objects(p11, m[i].cn, 1, &n)) != APR_SUCCESS)
                 return rv;
-        if ((rv = ec_store_exec(s, p, "ca_delete_all", NULL, EC_NOARGS)) != APR_SUCCESS)
+        if ((rv = ec_store_exec(s, p, "ca_delete_crl_pending", NULL, EC_NOARGS)) != APR_SUCCESS ||
+            (rv = ec_store_exec(s, p, "ca_delete_crl_chunks", NULL, EC_NOARGS)) != APR_SUCCESS ||
+            (rv = ec_store_exec(s, p, "ca_delete_crls", NULL, EC_NOARGS)) != APR_SUCCESS ||
+            (rv = ec_store_exec(s, p, "ca_delete_crl_state", NULL, EC_NOARGS)) != APR_SUCCESS ||
+            (rv = ec_store_exec(s, p, "ca_delete_all", NULL, EC_NOARGS)) != APR_SUCCESS)
             return rv;
     }
 

@@ -15,8 +15,8 @@ const ec_stmt_t ec_issue_stmts[] = {
     { "issue_same_key", "SELECT COUNT(*) FROM certificate c JOIN application a "
       "ON c.application_id = a.renewal_of WHERE a.id = %s AND c.spki_sha256 = UNHEX(%s)" },
     { "issue_cert_insert", "INSERT INTO certificate (serial_hex, issuer_id, application_id, "
-      "server_name, spki_sha256, cert_der, not_before, not_after) "
-      "VALUES (%s, %s, %s, %s, UNHEX(%s), UNHEX(%s), %s, %s)" },
+      "server_name, spki_sha256, cert_der, not_before, not_after, crl_shard) "
+      "VALUES (%s, %s, %s, %s, UNHEX(%s), UNHEX(%s), %s, %s, NULLIF(%s, '-1'))" },
     { "issue_name_insert", "INSERT INTO certificate_name (issuer_id, serial_hex, name) "
       "VALUES (%s, %s, %s)" },
     { "issue_app_issued", "UPDATE application SET status = 'issued' WHERE id = %s" },
@@ -67,6 +67,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     size_t tbs_len;
     apr_array_header_t *names;
     apr_status_t rv;
+    int shard;
 
     memset(res, 0, sizeof(*res));
     if (!is || !is->key) {
@@ -145,8 +146,14 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     in.spki = csr.spki;
     in.spki_len = csr.spki_len;
     in.not_before = time(NULL);
-    if (ec_x509_serial(in.serial) != APR_SUCCESS ||
-        ec_profile_tbs(p, c, &in, &tbs, &tbs_len, &res->not_after) != APR_SUCCESS) {
+    if (ec_x509_serial(in.serial) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto internal;
+    }
+    /* Partitioned CRLs: the shard is part of the certificate (its CDP) and of its row. */
+    if ((shard = ec_profile_crl_shard(c, in.serial)) >= 0)
+        in.crl_url = ec_profile_crl_url(p, c, is->crl_file, shard);
+    if (ec_profile_tbs(p, c, &in, &tbs, &tbs_len, &res->not_after) != APR_SUCCESS) {
         ec_store_end(s, 1);
         goto internal;
     }
@@ -174,7 +181,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     ec_store_exec(s, p, "issue_cert_insert", NULL,
                   EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
                           ec_hex(p, res->der, res->der_len), ec_sqltime(p, res->not_before),
-                          ec_sqltime(p, res->not_after)));
+                          ec_sqltime(p, res->not_after), apr_itoa(p, shard)));
     for (int i = 0; i < names->nelts && !s->failed; i++)
         ec_store_exec(s, p, "issue_name_insert", NULL,
                       EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));

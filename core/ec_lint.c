@@ -256,7 +256,7 @@ const char *ec_lint_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_prof
     {
         DIST_POINT *dp;
         GENERAL_NAME *gn;
-        const char *want = apr_pstrcat(p, c->crl_base, in->issuer->crl_file, NULL);
+        const char *want = in->crl_url ? in->crl_url : ec_profile_crl_url(p, c, in->issuer->crl_file, -1);
         if (!(cdp = X509_get_ext_d2i(x, NID_crl_distribution_points, &crit, NULL)) ||
             sk_DIST_POINT_num(cdp) != 1 || !(dp = sk_DIST_POINT_value(cdp, 0))->distpoint ||
             dp->distpoint->type != 0 || sk_GENERAL_NAME_num(dp->distpoint->name.fullname) != 1 ||

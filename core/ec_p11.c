@@ -439,6 +439,8 @@ typedef struct {
     size_t siglen;
 } sign_op;
 
+#define SIGN_PART ((size_t)1 << 20)
+
 static CK_RV do_sign(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
 {
     sign_op *s = baton;
@@ -451,7 +453,18 @@ static CK_RV do_sign(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
         return rv;
     if ((rv = p11->m->C_SignInit(h, &mech, kh)) != CKR_OK)
         return rv;
-    rv = p11->m->C_Sign(h, (CK_BYTE *)s->data, s->len, s->sig, &siglen);
+    if (s->len <= SIGN_PART) {
+        rv = p11->m->C_Sign(h, (CK_BYTE *)s->data, s->len, s->sig, &siglen);
+    }
+    else {
+        /* A large CRL goes in parts: the token hashes as it reads, and no module has to hold
+         * a copy of tens of megabytes. A failed part ends the operation (PKCS#11 5.2). */
+        for (size_t off = 0; off < s->len && rv == CKR_OK; off += SIGN_PART)
+            rv = p11->m->C_SignUpdate(h, (CK_BYTE *)s->data + off,
+                                      s->len - off < SIGN_PART ? s->len - off : SIGN_PART);
+        if (rv == CKR_OK)
+            rv = p11->m->C_SignFinal(h, s->sig, &siglen);
+    }
     s->siglen = siglen;
     return rv;
 }

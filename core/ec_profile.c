@@ -117,6 +117,19 @@ const char *ec_profile_directive(ec_profile_conf_t *c, apr_pool_t *p, const char
         }
         return NULL;
     }
+    if (!strcasecmp(name, "ECertCRLShards")) {
+        char *end;
+        long v = argc == 1 ? strtol(argv[0], &end, 10) : 0;
+        if (argc == 1 && !strcasecmp(argv[0], "off")) {
+            c->crl_shards = -1;
+            return NULL;
+        }
+        if (argc != 1 || !*argv[0] || *end || v < 2 || v > 256)
+            return apr_psprintf(p, "ECertCRLShards takes Off or a number of partitions from 2 to 256, "
+                                "not '%s'", argc ? argv[0] : "");
+        c->crl_shards = (int)v;
+        return NULL;
+    }
     if (!strcasecmp(name, "ECertWeakKeyList")) {
         if (argc != 1)
             return "ECertWeakKeyList takes one file";
@@ -134,7 +147,7 @@ ec_profile_conf_t *ec_profile_merge(apr_pool_t *p, const ec_profile_conf_t *base
     ec_profile_conf_t *c = apr_pcalloc(p, sizeof(*c));
 #define PICK(f) c->f = add->f ? add->f : base->f
     PICK(aia_base); PICK(crl_base); PICK(ocsp_url); PICK(cps_url);
-    PICK(validity_days); PICK(eku); PICK(key_sizes); PICK(weak_files);
+    PICK(validity_days); PICK(eku); PICK(key_sizes); PICK(weak_files); PICK(crl_shards);
 #undef PICK
     return c;
 }
@@ -149,6 +162,7 @@ apr_status_t ec_profile_finish(ec_profile_conf_t *c, apr_pool_t *p, const char *
     if (!c->ocsp_url) c->ocsp_url = d.ocsp_url;
     if (!c->cps_url) c->cps_url = d.cps_url;
     if (!c->validity_days) c->validity_days = EC_PROFILE_DEFAULT_DAYS;
+    if (c->crl_shards < 0) c->crl_shards = 0;
     if (!c->eku) {
         c->eku = apr_array_make(p, 1, sizeof(const char *));
         APR_ARRAY_PUSH(c->eku, const char *) = EC_OID_EKU_SERVER;
@@ -238,6 +252,29 @@ static const uint8_t *subject(apr_pool_t *p, const ec_app_t *a, size_t *len)
     return ec_x509_name(p, rdns, (int)(sizeof(rdns) / sizeof(rdns[0])), len);
 }
 
+int ec_profile_crl_shard(const ec_profile_conf_t *c, const uint8_t serial[20])
+{
+    return c->crl_shards > 1 ? (int)(((unsigned)serial[18] << 8 | serial[19]) % (unsigned)c->crl_shards)
+                             : -1;
+}
+
+const char *ec_profile_crl_file(apr_pool_t *p, const char *crl_file, int shard)
+{
+    size_t n = strlen(crl_file);
+
+    if (shard < 0)
+        return crl_file;
+    if (n > 4 && !strcmp(crl_file + n - 4, ".crl"))
+        n -= 4;
+    return apr_psprintf(p, "%.*s-%d.crl", (int)n, crl_file, shard);
+}
+
+const char *ec_profile_crl_url(apr_pool_t *p, const ec_profile_conf_t *c, const char *crl_file,
+                               int shard)
+{
+    return apr_pstrcat(p, c->crl_base, ec_profile_crl_file(p, crl_file, shard), NULL);
+}
+
 apr_status_t ec_profile_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_profile_in_t *in,
                             const uint8_t **tbs, size_t *len, time_t *not_after)
 {
@@ -262,7 +299,7 @@ apr_status_t ec_profile_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_
     ec_ext_san_dns(&ext, (const char *const *)names->elts, names->nelts);
     ec_ext_basic_constraints(&ext, 0, -1);
     ec_ext_eku(&ext, (const char *const *)c->eku->elts, c->eku->nelts);
-    ec_ext_cdp(&ext, apr_pstrcat(p, c->crl_base, is->crl_file, NULL));
+    ec_ext_cdp(&ext, in->crl_url ? in->crl_url : ec_profile_crl_url(p, c, is->crl_file, -1));
 
     memset(&t, 0, sizeof(t));
     if (!(t.exts = ec_der_w_take(&ext, p, &t.exts_len)) ||

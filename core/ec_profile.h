@@ -37,11 +37,12 @@ typedef struct {
     apr_array_header_t *key_sizes;           /* int */
     apr_array_header_t *weak_files;          /* const char *: Debian weak-key lists */
     ec_weaklist_t *weak;                     /* loaded by ec_profile_finish */
+    int crl_shards;                          /* partitioned CRLs: 2..256; 0 unset, -1 off */
 } ec_profile_conf_t;
 
 /* The directives this core understands (name, argument count rules in the text):
  * ECertAIABase, ECertCRLBase, ECertOCSPURL, ECertCPSURL, ECertValidityDays, ECertEKU,
- * ECertKeySizes, ECertWeakKeyList. Returns NULL when taken, an error sentence, or
+ * ECertKeySizes, ECertWeakKeyList, ECertCRLShards. Returns NULL when taken, an error sentence, or
  * EC_PROFILE_NOT_MINE. */
 extern const char EC_PROFILE_NOT_MINE[];
 const char *ec_profile_directive(ec_profile_conf_t *c, apr_pool_t *p, const char *name,
@@ -57,6 +58,15 @@ int ec_profile_max_days(time_t t);
 /* The validity a certificate issued at t gets: configured, capped by the BR. */
 int ec_profile_days(const ec_profile_conf_t *c, time_t t);
 
+/* Partitioned CRLs (ECertCRLShards): the shard a new certificate with this serial names, or -1
+ * when they are off. From the serial's last two octets, which are CSPRNG output. */
+int ec_profile_crl_shard(const ec_profile_conf_t *c, const uint8_t serial[20]);
+/* Published file name of an issuer's CRL: its App. C name, or <name>-<shard>.crl. */
+const char *ec_profile_crl_file(apr_pool_t *p, const char *crl_file, int shard);
+/* The CRL distribution point URL of that file (ECertCRLBase + file). */
+const char *ec_profile_crl_url(apr_pool_t *p, const ec_profile_conf_t *c, const char *crl_file,
+                               int shard);
+
 /* Which Sub CA issues a type: "ev" for EV, "ssl" otherwise. */
 const char *ec_profile_issuer_role(const char *cert_type);
 /* dNSNames (A-labels) a certificate of the application carries, CN first. */
@@ -70,6 +80,7 @@ typedef struct {
     const uint8_t *spki; size_t spki_len;
     uint8_t serial[20];
     time_t not_before;
+    const char *crl_url;                     /* a shard's CDP; NULL: the issuer's App. C CRL */
 } ec_profile_in_t;
 
 /* The TBSCertificate; *not_after is what it says. */

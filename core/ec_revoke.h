@@ -1,5 +1,6 @@
 /* Revocation (R-9, R-10, CPS 4.9, 7.2): one transaction changes the certificate's status,
- * queues its OCSP responses for re-signing and writes the audit event. */
+ * queues its OCSP responses for re-signing and its issuer's next CRL (crl_pending), and writes
+ * the audit event. */
 #ifndef EC_REVOKE_H
 #define EC_REVOKE_H
 
@@ -16,14 +17,15 @@ const char *ec_reason_name(int reason);
 /* Reasons a subscriber certificate may carry (CPS 7.2): unspecified, 1, 3, 4, 5, 9. */
 int ec_reason_allowed(int reason);
 
-/* Revokes issuer_id/serial_hex. A revoked certificate changes only to keyCompromise
- * (CPS 7.2 a), which may also move the date back. APR_ENOENT: no such certificate;
- * APR_EEXIST: already revoked and nothing to change. */
+/* Revokes issuer_id/serial_hex at when (for keyCompromise, when the key is known to have been
+ * compromised: BR 7.2.2 lets the date go back). A revoked certificate changes only to
+ * keyCompromise (CPS 7.2 a), keeping its first date unless when is earlier. APR_ENOENT: no such
+ * certificate; APR_EEXIST: already revoked and nothing to change. */
 apr_status_t ec_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                        int reason, time_t when, const char *actor, const char *note);
 
-/* Reasons a Sub CA certificate may carry (BR 7.2.2): the subscriber ones and cACompromise.
- * Its OCSP answers and ARL entry always carry a reasonCode (CPS App. D note 2). */
+/* Reasons a Sub CA certificate may carry: unspecified and 1-5 (CPS App. C note 2, within
+ * BR 7.2.2). Its OCSP answers and ARL entry always carry a reasonCode (App. D note 2). */
 int ec_reason_allowed_ca(int reason);
 
 /* Revokes the newest Sub CA certificate of role "ssl" or "ev" (table ca) and queues the

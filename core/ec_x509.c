@@ -310,3 +310,23 @@ apr_status_t ec_cert_info(apr_pool_t *p, const uint8_t *der, size_t len, ec_cert
     X509_free(x);
     return APR_SUCCESS;
 }
+
+int ec_x509_subject_der(const uint8_t *der, size_t len, const uint8_t **subject, size_t *subject_len)
+{
+    ec_der_r in = { der, len }, cert, tbs, name;
+
+    if (ec_der_get(&in, EC_DER_SEQUENCE, &cert, NULL, NULL) < 0 ||
+        ec_der_get(&cert, EC_DER_SEQUENCE, &tbs, NULL, NULL) < 0)
+        return -1;
+    if (ec_der_peek(&tbs) == EC_DER_CTX(0) && ec_der_get(&tbs, EC_DER_CTX(0), NULL, NULL, NULL) < 0)
+        return -1;
+    if (ec_der_get(&tbs, EC_DER_INTEGER, NULL, NULL, NULL) < 0 ||
+        ec_der_get(&tbs, EC_DER_SEQUENCE, NULL, NULL, NULL) < 0 ||      /* signature */
+        ec_der_get(&tbs, EC_DER_SEQUENCE, NULL, NULL, NULL) < 0 ||      /* issuer */
+        ec_der_get(&tbs, EC_DER_SEQUENCE, NULL, NULL, NULL) < 0 ||      /* validity */
+        ec_der_get(&tbs, EC_DER_SEQUENCE, NULL, &name, NULL) < 0)
+        return -1;
+    *subject = name.p;
+    *subject_len = name.n;
+    return 0;
+}

@@ -85,4 +85,8 @@ typedef struct {
 
 apr_status_t ec_cert_info(apr_pool_t *p, const uint8_t *der, size_t len, ec_cert_info_t *out);
 
+/* The subject Name exactly as the certificate encodes it, pointing into der (BR 7.2: a CRL's
+ * issuer is byte-for-byte its CA's subject). -1 if der is not a certificate. */
+int ec_x509_subject_der(const uint8_t *der, size_t len, const uint8_t **subject, size_t *subject_len);
+
 #endif

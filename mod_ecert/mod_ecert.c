@@ -22,13 +22,15 @@
 #include "ec_login.h"
 #include "ec_pin.h"
 #include "ec_revoke.h"
+#include "ec_crl_job.h"
+#include "ec_crl_store.h"
 
 static server_rec *log_server;
 
 /* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
-    ec_flow_stmts, ec_revoke_stmts, NULL
+    ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, NULL
 };
 
 /* Core log lines go to the main server's error log with the core's own tag. */
@@ -47,6 +49,8 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
     c->login_max_failures = ECERT_UNSET;
     c->login_rate_max = ECERT_UNSET;
     c->login_rate_window = ECERT_UNSET;
+    c->crl = apr_pcalloc(p, sizeof(*c->crl));
+    ec_crl_conf_init(c->crl);
     return c;
 }
 
@@ -67,9 +71,11 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     PICKN(login_max_failures);
     PICKN(login_rate_max);
     PICKN(login_rate_window);
+    PICK(crl_dir);
 #undef PICK
 #undef PICKN
     c->profile = ec_profile_merge(p, base->profile, add->profile);
+    c->crl = ec_crl_conf_merge(p, base->crl, add->crl);
     return c;
 }
 
@@ -133,6 +139,16 @@ static const char *set_profile(cmd_parms *cmd, void *d, int argc, char *const ar
     return err;
 }
 
+static const char *set_crl(cmd_parms *cmd, void *d, int argc, char *const argv[])
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    if (err)
+        return err;
+    err = ec_crl_conf_directive(srv_conf(cmd)->crl, cmd->pool, cmd->directive->directive, argc, argv);
+    return err == EC_CRL_NOT_MINE ? apr_psprintf(cmd->pool, "%s is not a CRL directive", cmd->directive->directive)
+                                  : err;
+}
+
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const char *file,
                               const char *uri)
 {
@@ -173,6 +189,21 @@ static const command_rec ecert_cmds[] = {
     PROFILE_DIRECTIVE("ECertEKU", "extended key usages: serverAuth (default), clientAuth, OIDs"),
     PROFILE_DIRECTIVE("ECertKeySizes", "allowed RSA key sizes of subscriber keys (default 2048)"),
     PROFILE_DIRECTIVE("ECertWeakKeyList", "a Debian weak-key list (openssl-blacklist format); repeatable"),
+    PROFILE_DIRECTIVE("ECertCRLShards", "partitioned CRLs: Off (default) or their number, 2 to 256"),
+    AP_INIT_TAKE_ARGV("ECertCRLSchedule", set_crl, NULL, RSRC_CONF,
+                      "UTC times of day CRLs are issued at (default 01:15 06:15 11:00), or every DURATION"),
+    AP_INIT_TAKE_ARGV("ECertCRLValidity", set_crl, NULL, RSRC_CONF,
+                      "nextUpdate - thisUpdate of the Sub CA CRLs (default 7d, at most 10d)"),
+    AP_INIT_TAKE_ARGV("ECertARLValidity", set_crl, NULL, RSRC_CONF,
+                      "nextUpdate - thisUpdate of the root's ARL (default 365d, at most 365d)"),
+    AP_INIT_TAKE_ARGV("ECertCRLRevocationDelay", set_crl, NULL, RSRC_CONF,
+                      "time from a revocation to the CRL that lists it (default 60s, at most 1h)"),
+    AP_INIT_TAKE_ARGV("ECertCRLMaxAge", set_crl, NULL, RSRC_CONF,
+                      "Cache-Control max-age of served CRLs, never past nextUpdate (default 300s)"),
+    AP_INIT_TAKE_ARGV("ECertRootKey", set_crl, NULL, RSRC_CONF,
+                      "pkcs11: URI of the root's key: this node then keeps the ARL current"),
+    AP_INIT_TAKE1("ECertCRLDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, crl_dir), RSRC_CONF,
+                  "where this node keeps the CRLs it serves (default ECertPublishDir/crl)"),
     AP_INIT_TAKE1("ECertTemplates", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, templates), RSRC_CONF,
                   "directory of the page templates and assets (templates/, assets/)"),
     AP_INIT_TAKE1("ECertCrossCertificate", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, cross_file), RSRC_CONF,
@@ -211,6 +242,9 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
+        ec_crl_conf_finish(c->crl);
+        if (!c->crl_dir && c->publish_dir)
+            c->crl_dir = apr_pstrcat(pconf, c->publish_dir, "/crl", NULL);
         if (ec_profile_finish(c->profile, pconf, &err) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECE0006: %s", err);
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -244,7 +278,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             }
         }
     }
-    return OK;
+    return ecert_crl_post_config(pconf, s);
 }
 
 static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
@@ -271,6 +305,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
             is->info.key = is->key;
         }
     }
+    ecert_crl_child_init(pchild, s);
 }
 
 static int ecert_handler(request_rec *r)
@@ -308,6 +343,7 @@ static void ecert_hooks(apr_pool_t *p)
     ap_hook_post_config(ecert_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ecert_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ecert_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ecert_crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ecert) = {

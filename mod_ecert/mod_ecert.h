@@ -10,6 +10,7 @@
 #include "ec_store.h"
 #include "ec_tmpl.h"
 #include "ec_login.h"
+#include "ec_crl_conf.h"
 
 #define ECERT_UNSET -1
 
@@ -41,6 +42,8 @@ typedef struct {
     int login_max_failures;
     int login_rate_max, login_rate_window;
     const char *dummy_hash;        /* per child: PIN hash checked when there is no envelope */
+    ec_crl_conf_t *crl;            /* CRL schedule and validity, shared with ecertctl */
+    const char *crl_dir;           /* where this node mirrors the CRLs it serves */
 } ecert_srv_conf;
 
 /* One request to the subscriber pages. */
@@ -72,6 +75,11 @@ const char *ecert_pick_lang(request_rec *r);
 const char *ecert_session_cookie(request_rec *r);
 const char *ecert_actor(ecert_req_t *q, const char *envelope_ref);
 int ecert_unavailable(ecert_req_t *q, const char *why);
+
+/* ecert_crl.c: the CRL repository and the node's CRL worker */
+int ecert_crl_handler(request_rec *r);
+int ecert_crl_post_config(apr_pool_t *pconf, server_rec *s);
+void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s);
 
 /* ecert_pages.c: the pages */
 int ecert_pages(ecert_req_t *q);

@@ -334,8 +334,10 @@ class Stack:
         print("e-Cert CA services are running (run dir %s)" % self.rundir, file=out)
         print("  subscriber pages  %s/ecert/" % b, file=out)
         print("  OCSP              %s/ocsp" % b, file=out)
-        print("  CRLs              %s/crl/" % b, file=out)
-        print("  CA certificates   %s/root/" % b, file=out)
+        print("  CRLs              %s/crl/eCertSCA3-17CRL1.crl  (EV: %s/crl/eCertESCA3-17CRL1.crl)"
+              % (b, b), file=out)
+        print("  ARL               %s/crl/RootCA3ARL.crl" % b, file=out)
+        print("  CA certificates   %s/root/root_ca_3.crt  %s/root/ecert_ssl_ca_3-17.crt" % (b, b), file=out)
         print("  MariaDB           127.0.0.1:%d db=%s user=%s (password in %s)"
               % (self.dbport, DB_NAME, DB_USER, self.dbpass_file), file=out)
         print("  stop with         make stop", file=out)

@@ -15,6 +15,7 @@ from ecert_util import Subscriber, new_application, make_csr, rsa_key, certifica
 def restore(stack, ca_id):
     stack.sql("UPDATE ca SET status = 'active', revoked_at = NULL, revocation_reason = NULL, "
               "status_changed = NOW(6) WHERE id = %s", (ca_id,))
+    stack.ctl("crl", "issue", "--ca", "root")   # the ARL forgets it too
 
 
 def test_revoke_sub_ca(stack):

@@ -81,6 +81,16 @@ def test_both_modules_load(stack):
     ("ECertValidityDays 398", "ECertValidityDays takes a whole number from 1 to 200"),
     ("ECertIssuer premium /dev/null pkcs11:token=ecert", "role 'premium' is neither ssl nor ev"),
     ("ECertIssuer ssl /dev/null /tmp/key.pem", "named by a pkcs11: URI"),
+    # CRLs (BR 4.9.7, 7.2)
+    ("ECertCRLValidity 11d", "ECertCRLValidity takes a duration from 3600s to 864000s"),
+    ("ECertARLValidity 400d", "ECertARLValidity takes a duration from 86400s to 31536000s"),
+    ("ECertCRLRevocationDelay 2h", "ECertCRLRevocationDelay takes a duration from 0s to 3600s"),
+    ("ECertCRLSchedule 25:00", "'25:00' is not a UTC time of day"),
+    ("ECertCRLSchedule 01:15 01:15", "01:15 is listed twice"),
+    ("ECertCRLSchedule every 5s", "ECertCRLSchedule every: ECertCRLSchedule takes a duration from 10s"),
+    ("ECertCRLShards 1", "ECertCRLShards takes Off or a number of partitions from 2 to 256"),
+    ("ECertRootKey /tmp/root.key", "ECertRootKey: the key is named by a pkcs11: URI"),
+    ("<VirtualHost 127.0.0.1:1>\nECertCRLValidity 1d\n</VirtualHost>", "cannot occur within <VirtualHost>"),
 ])
 def test_bad_directive_value_is_a_clear_startup_error(stack, line, message):
     rc, out = apache_test(stack, line)
@@ -89,7 +99,9 @@ def test_bad_directive_value_is_a_clear_startup_error(stack, line, message):
 
 
 def test_good_config_passes(stack):
-    rc, out = apache_test(stack, "OCSPValidity 4d\nOCSPRefresh 1d\nECertValidityDays 199")
+    rc, out = apache_test(stack, "OCSPValidity 4d\nOCSPRefresh 1d\nECertValidityDays 199\n"
+                          "ECertCRLSchedule 01:15 06:15 11:00\nECertCRLValidity 7d\nECertARLValidity 365d\n"
+                          "ECertCRLShards Off\nECertCRLMaxAge 1h")
     assert rc == 0, out
 
 
