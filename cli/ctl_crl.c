@@ -54,7 +54,12 @@ int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *rol
     ctx.p11 = p11;
     ctx.actor = ctl->actor;
     gethostname(host, sizeof(host) - 1);
-    ctx.owner = apr_psprintf(ctl->pool, "%s ecertctl %ld", host, (long)getpid());
+    {
+        uint8_t rnd[6] = { 0 };
+        ec_random(rnd, sizeof(rnd));
+        ctx.owner = apr_psprintf(ctl->pool, "%s ecertctl %ld %s", host, (long)getpid(),
+                                 ec_hex(ctl->pool, rnd, sizeof(rnd)));
+    }
     for (; *roles; roles++) {
         const char *role = *roles, *err;
         const char *uri = !strcmp(role, "root") ? ctx.conf->root_key : ctl_issuer_uri(ctl, role);

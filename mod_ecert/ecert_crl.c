@@ -28,6 +28,7 @@
 #include "ec_crl.h"
 #include "ec_crl_job.h"
 #include "ec_crl_publish.h"
+#include "ec_util.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -167,6 +168,7 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ecert_srv_conf *c = ap_get_module_config(s->module_config, &ecert_module);
     char host[256] = "node";
+    uint8_t rnd[6];
 
     if (!c->crl_dir)
         return;
@@ -179,7 +181,10 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
     crl_w.ctx.conf = c->crl;
     crl_w.ctx.profile = c->profile;
     crl_w.ctx.p11 = c->p11;
-    crl_w.ctx.owner = apr_psprintf(pchild, "%s httpd %ld", host, (long)getpid());
+    /* Unique among every producer sharing the store, whatever the host names and pids. */
+    if (ec_random(rnd, sizeof(rnd)) != APR_SUCCESS)
+        memset(rnd, 0, sizeof(rnd));
+    crl_w.ctx.owner = apr_psprintf(pchild, "%s httpd %ld %s", host, (long)getpid(), ec_hex(pchild, rnd, sizeof(rnd)));
     crl_w.ctx.actor = apr_psprintf(pchild, "system:crl@%s", host);
     if (apr_thread_mutex_create(&crl_w.round_lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) == APR_SUCCESS)
         apr_pool_pre_cleanup_register(pchild, NULL, stop_rounds);

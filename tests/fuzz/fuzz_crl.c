@@ -22,8 +22,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         apr_pool_create(&root, NULL);
     }
     apr_pool_create(&p, root);
-    if (ec_crl_peek(data, size, &a, &b) == APR_SUCCESS && (a < 0 || b < 0))
-        __builtin_trap();
+    /* Any head at all: a verdict, never a read past it (ASan says). */
+    (void)ec_crl_peek(data, size, &a, &b);
 
     /* The same bytes as directive arguments, split on spaces. */
     text = apr_pstrmemdup(p, (const char *)data, size > 200 ? 200 : size);
