@@ -8,6 +8,7 @@
 #include "ec_p11.h"
 #include "ec_crl_conf.h"
 #include "ec_profile.h"
+#include "ec_notice.h"
 
 typedef struct {
     const char *path;
@@ -35,6 +36,8 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
 /* The issuance and CRL directives of the file, checked as httpd checks them. */
 ec_profile_conf_t *ctl_profile(ctl_t *ctl);
 ec_crl_conf_t *ctl_crl_conf(ctl_t *ctl);
+/* The mail directives and ECertTemplates of the file, for the notices ecertctl queues. */
+ec_notice_ctx_t ctl_notices(ctl_t *ctl);
 /* The key URI of an ECertIssuer line of role, or NULL. */
 const char *ctl_issuer_uri(ctl_t *ctl, const char *role);
 /* "pkcs11:token=ecert;object=..." -> "ecert"; NULL when the URI names no token. */
@@ -51,6 +54,7 @@ int cmd_audit(ctl_t *ctl, int argc, char **argv);
 int cmd_revoke(ctl_t *ctl, int argc, char **argv);
 int cmd_issue(ctl_t *ctl, int argc, char **argv);
 int cmd_crl(ctl_t *ctl, int argc, char **argv);
+int cmd_report(ctl_t *ctl, int argc, char **argv);
 /* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
  * and prints what was issued; returns 0, or 1 after printing why one failed. */
 int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *roles);

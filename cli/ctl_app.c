@@ -9,8 +9,9 @@
 #include "ec_audit.h"
 #include "ec_dns.h"
 #include "ec_pin.h"
+#include "ec_mail.h"
 
-static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, NULL };
+static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_mail_stmts, NULL };
 
 static void app_usage(void)
 {
@@ -21,6 +22,7 @@ static void app_usage(void)
           "           [--ev-street TEXT --ev-reg-no N --ev-category CATEGORY [--ev-jurisdiction CC]]\n"
           "           [--reference NNNNNNNNN --pin \"NNNN NNNN NNNN NNNN\"] (pre-printed envelope)\n"
           "           [--renewal-of REFERENCE] (CPS 4.6: same server name, a new key)\n"
+          "           [--send-invitation] (User Guide A: the e-mail that asks for the CSR; never the PIN)\n"
           "       ecertctl application show REFERENCE\n"
           "       ecertctl application new-pin REFERENCE   (lost envelope: new PIN, unlocked)\n"
           "       ecertctl application unlock REFERENCE    (after too many failed logins)\n", stderr);
@@ -55,6 +57,7 @@ static int add(ctl_t *ctl, int argc, char **argv)
         { "ev-reg-no", required_argument, NULL, 'R' }, { "ev-category", required_argument, NULL, 'C' },
         { "ev-jurisdiction", required_argument, NULL, 'j' }, { "reference", required_argument, NULL, 'F' },
         { "pin", required_argument, NULL, 'P' }, { "renewal-of", required_argument, NULL, 'W' },
+        { "send-invitation", no_argument, NULL, 'I' },
         { NULL, 0, NULL, 0 }
     };
     ec_app_t *a = ec_app_new(ctl->pool);
@@ -63,7 +66,8 @@ static int add(ctl_t *ctl, int argc, char **argv)
     apr_status_t rv;
     char *pin = NULL, *end;
     const char *given_pin = NULL;
-    int ch;
+    ec_notice_ctx_t notices;
+    int ch, send_invitation = 0;
 
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -92,6 +96,7 @@ static int add(ctl_t *ctl, int argc, char **argv)
         case 'F': a->envelope_ref = optarg; break;
         case 'P': given_pin = optarg; break;
         case 'W': a->renewal_of = optarg; break;
+        case 'I': send_invitation = 1; break;
         default: app_usage();
         }
     }
@@ -113,7 +118,9 @@ static int add(ctl_t *ctl, int argc, char **argv)
     ctl_store(ctl, sets, &s);
     if (a->renewal_of && (problem = ec_app_check_renewal(s, ctl->pool, a)) != NULL)
         ctl_fail("application add: %s; nothing was registered", problem);
-    rv = ec_app_create(s, ctl->pool, a, ctl->actor, &pin);
+    if (send_invitation)
+        notices = ctl_notices(ctl);
+    rv = ec_app_create(s, ctl->pool, a, ctl->actor, send_invitation ? &notices : NULL, &pin);
     if (rv == APR_EEXIST)
         ctl_fail("application add: reference number %s is already used; nothing was registered",
                  a->envelope_ref);
@@ -121,6 +128,8 @@ static int add(ctl_t *ctl, int argc, char **argv)
         ctl_fail("application add: the application could not be stored; nothing was registered");
 
     print_envelope(ctl, a, pin);
+    if (send_invitation)
+        printf("the \"Submission of Certificate Signing Request (CSR)\" e-mail is queued for %s\n", a->email);
     return 0;
 }
 

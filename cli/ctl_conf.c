@@ -6,6 +6,7 @@
 #include "ec_util.h"
 #include "ec_crl_conf.h"
 #include "ec_profile.h"
+#include "ec_mail.h"
 
 /* httpd argument syntax: words, "double" or 'single' quoted, backslash escapes. */
 static int split_args(apr_pool_t *p, char *line, char **argv, int max)
@@ -134,4 +135,24 @@ const char *ctl_token_label(apr_pool_t *p, const char *uri)
         return NULL;
     t += 6;
     return apr_pstrndup(p, t, strcspn(t, ";?"));
+}
+
+ec_notice_ctx_t ctl_notices(ctl_t *ctl)
+{
+    ec_mail_conf_t *m = apr_pcalloc(ctl->pool, sizeof(*m));
+    ec_notice_ctx_t n = { m, NULL };
+    const char *err;
+
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        err = ec_mail_directive(m, ctl->pool, l->name, l->argc, l->argv);
+        if (err && err != EC_MAIL_NOT_MINE)
+            ctl_fail("%s: %s", ctl->conf.path, err);
+        if (!strcasecmp(l->name, "ECertTemplates") && l->argc == 1)
+            n.templates = l->argv[0];
+    }
+    ec_mail_finish(m);
+    if (!n.templates)
+        ctl_fail("%s has no ECertTemplates line: the notices' templates are there", ctl->conf.path);
+    return n;
 }

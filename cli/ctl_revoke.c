@@ -14,6 +14,8 @@
 #include "ec_audit.h"
 #include "ec_ocsp_store.h"
 #include "ec_crl_job.h"
+#include "ec_mail.h"
+#include "ec_subrevoke.h"
 #include "ec_util.h"
 
 static const ec_stmt_t revoke_stmts[] = {
@@ -195,7 +197,9 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv)
         { "compromised-at", required_argument, NULL, 'a' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
-    static const ec_stmt_t *const sets[] = { ec_revoke_stmts, ec_audit_stmts, ec_ocsp_stmts, revoke_stmts, NULL };
+    static const ec_stmt_t *const sets[] = { ec_revoke_stmts, ec_audit_stmts, ec_ocsp_stmts, revoke_stmts,
+                                             ec_subrevoke_stmts, ec_mail_stmts, NULL };
+    ec_notice_ctx_t notices;
     const char *reason_arg = NULL, *issuer_arg = NULL, *note = NULL, *ca_role = NULL, *serial, *issuer_id;
     const char *at_arg = NULL;
     ec_store_t *s;
@@ -238,7 +242,16 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv)
 
     ctl_store(ctl, sets, &s);
     issuer_id = find_issuer(ctl, s, serial, issuer_arg);
-    rv = ec_revoke(s, ctl->pool, issuer_id, serial, reason, when, ctl->actor, note);
+    /* The revocation and its notice to the subscriber (CPS 4.9.3) commit together. */
+    notices = ctl_notices(ctl);
+    if ((rv = ec_store_begin(s, ctl->pool)) == APR_SUCCESS) {
+        rv = ec_revoke(s, ctl->pool, issuer_id, serial, reason, when, ctl->actor, note);
+        if (rv == APR_SUCCESS)
+            rv = ec_revoke_notify(s, ctl->pool, &notices, issuer_id, serial);
+        apr_status_t end = ec_store_end(s, rv != APR_SUCCESS);
+        if (rv == APR_SUCCESS)
+            rv = end;
+    }
     if (rv == APR_ENOENT)
         ctl_fail("no certificate with serial number %s from issuer %s", serial, issuer_id);
     if (rv == APR_EEXIST)

@@ -29,6 +29,8 @@ static void usage(void)
           "      key ceremony: Root CA 3, the two Sub CAs and their OCSP responders in the token\n"
           "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
           "  application show REFERENCE\n"
+          "  report list [--all] | report show REPORT | report close REPORT --note TEXT\n"
+          "      certificate problem and key-compromise reports, with BR 4.9.5's 24-hour clock\n"
           "  audit verify\n"
           "  crl issue [--ca ssl|ev|root] | crl list [--ca R] | crl show NUMBER [--ca R] [--out FILE]\n"
           "      CRLs and the ARL: issue now, list the archive, read one back\n"
@@ -121,6 +123,8 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_issue(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "revoke"))
         return ctl_finish(cmd_revoke(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "report"))
+        return ctl_finish(cmd_report(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "crl"))
         return ctl_finish(cmd_crl(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))

@@ -160,8 +160,27 @@ const char *ec_app_check_renewal(ec_store_t *s, apr_pool_t *p, ec_app_t *a)
     return NULL;
 }
 
+/* User Guide A: the e-mail that invites the authorised representative to submit the CSR. */
+static void invite(ec_store_t *s, apr_pool_t *p, const ec_notice_ctx_t *n, const ec_app_t *a, const char *sub)
+{
+    ec_tmpl_vars *v = ec_tmpl_vars_make(p, NULL);
+    static const struct { const char *type, *text; } types[] = {
+        { "standard", "e-Cert (Server) / 電子證書（伺服器）" },
+        { "wildcard", "e-Cert (Server) with \"Wildcard\" Feature / 具備「通配符」功能的電子證書（伺服器）" },
+        { "multi-domain", "e-Cert (Server) with \"Multi-domain\" Feature / 具備「多域名」功能的電子證書（伺服器）" },
+        { "ev", "EV e-Cert (Server) / 延伸認證電子證書（伺服器）" },
+    };
+
+    ec_tmpl_set(v, "server_name", a->server_name);
+    ec_tmpl_set(v, "subscriber_ref", sub);
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (!strcmp(types[i].type, a->cert_type))
+            ec_tmpl_set(v, "cert_type", types[i].text);
+    ec_notice(n, s, p, "csr-invite", a->email, v);
+}
+
 apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
-                           char **pin_out)
+                           const ec_notice_ctx_t *invitation, char **pin_out)
 {
     char env[10], sub[11], pin[17];
     const char *taken, *hash;
@@ -205,6 +224,8 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
                  apr_psprintf(p, "envelope %s subscriber %s server %s type %s names %d government %d%s%s",
                               env, sub, a->server_name, a->cert_type, a->extra->nelts, a->government,
                               a->renewal_id ? " renewal of " : "", a->renewal_id ? a->renewal_of : ""));
+    if (!s->failed && invitation)
+        invite(s, p, invitation, a, sub);
     if ((rv = ec_store_end(s, 0)) != APR_SUCCESS)
         return rv;
     a->envelope_ref = apr_pstrdup(p, env);

@@ -4,6 +4,7 @@
 
 #include <apr_tables.h>
 #include "ec_store.h"
+#include "ec_notice.h"
 
 #define EC_APP_MAX_EXTRA 49
 
@@ -39,11 +40,12 @@ const char *ec_app_validate(apr_pool_t *p, ec_app_t *a);
  * Returns the problem as a sentence, or NULL (and a->renewal_id set). */
 const char *ec_app_check_renewal(ec_store_t *s, apr_pool_t *p, ec_app_t *a);
 /* Stores a validated application with its envelope, its names and an audit event, in
- * one transaction. The envelope is fresh (9-digit reference, 16-digit PIN) unless the
+ * one transaction, with the "Submission of CSR" invitation (User Guide A; never the PIN) when
+ * invitation is not NULL. The envelope is fresh (9-digit reference, 16-digit PIN) unless the
  * caller set a->envelope_ref and *pin from pre-printed envelope stock; the PIN is
  * returned once in *pin and stored only hashed. */
 apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
-                           char **pin);
+                           const ec_notice_ctx_t *invitation, char **pin);
 /* Back office: a new PIN for an existing envelope (lost envelope), which also clears
  * the failed-login count and the lock; or only the unlock. */
 apr_status_t ec_app_new_pin(ec_store_t *s, apr_pool_t *p, const char *envelope_ref,

@@ -24,7 +24,7 @@ const char *ec_crl_number_text(apr_pool_t *p, ec_crl_number_t n)
 int ec_crl_entry_reason(int reason, int ca_entries)
 {
     if (ca_entries)
-        return (reason >= 0 && reason <= 5) || reason == 9 ? reason : 0;
+        return reason >= 0 && reason <= 5 ? reason : 0;     /* App. C note 2 */
     return reason == 1 || reason == 3 || reason == 4 || reason == 5 || reason == 9 ? reason : -1;
 }
 

@@ -52,7 +52,7 @@ void ec_crl_abort(ec_crl_w *c);
 apr_status_t ec_crl_peek(const uint8_t *head, size_t n, time_t *this_update, time_t *next_update);
 
 /* The reasonCode an entry carries, or -1 for none: subscriber CRLs only 1, 3, 4, 5, 9
- * (App. C note 1); the ARL always one of 0-5, unspecified being 0 (note 2). */
+ * (App. C note 1); the ARL always one of 0-5, anything else (unspecified) being 0 (note 2). */
 int ec_crl_entry_reason(int reason, int ca_entries);
 
 #endif

@@ -20,8 +20,8 @@
 /* A revocation whose transaction committed after a scheduled CRL's snapshot although its
  * status_changed is earlier is still caught if the gap is under this. */
 #define COMMIT_MARGIN "60"
-#define ENTRY_COLS "CONCAT_WS('|', serial_hex, " EPOCH_S("revoked_at") ", COALESCE(revocation_reason, -1), " \
-    "COALESCE(crl_shard, -1), not_after)"
+#define ENTRY_COLS "CONCAT_WS('|', c.serial_hex, " EPOCH_S("c.revoked_at") ", COALESCE(c.revocation_reason, -1), " \
+    "COALESCE(c.crl_shard, -1), c.not_after)"
 
 const ec_stmt_t ec_crl_job_stmts[] = {
     { "crl_signer_ca", "SELECT id, name, HEX(cert_der), key_uri FROM ca WHERE role = %s "
@@ -43,23 +43,31 @@ const ec_stmt_t ec_crl_job_stmts[] = {
     { "crl_claim", "UPDATE crl_pending SET claimed = %s WHERE issuer_id = %s" },
     /* One column per row ("serial|revoked|reason|shard|notAfter"): the client library costs per
      * column fetched, and a million rows are read. The covering index keeps the reads sequential. */
-    { "crl_entries", "SELECT " ENTRY_COLS " FROM certificate FORCE INDEX (certificate_crl) "
-      "WHERE issuer_id = %s AND status = 'revoked' "
-      "AND (not_after > %s OR (not_after = %s AND serial_hex > %s)) ORDER BY not_after, serial_hex "
+    { "crl_entries", "SELECT " ENTRY_COLS " FROM certificate c FORCE INDEX (certificate_crl) "
+      "WHERE c.issuer_id = %s AND c.status = 'revoked' "
+      "AND (c.not_after > %s OR (c.not_after = %s AND c.serial_hex > %s)) ORDER BY c.not_after, c.serial_hex "
       "LIMIT " BATCH },
-    { "crl_entries_late", "SELECT " ENTRY_COLS " FROM certificate WHERE issuer_id = %s AND status = 'revoked' "
-      "AND not_after < %s AND status_changed >= %s - INTERVAL " COMMIT_MARGIN " SECOND" },
+    /* Expired before the last scheduled CRL, yet to be listed once: revoked since that CRL began,
+     * or claimed by this run (a revocation is never deleted from crl_pending unlisted). */
+    { "crl_entries_late", "SELECT " ENTRY_COLS " FROM certificate c WHERE c.issuer_id = %s "
+      "AND c.status = 'revoked' AND c.not_after < %s AND (c.status_changed >= %s - INTERVAL " COMMIT_MARGIN
+      " SECOND OR EXISTS (SELECT 1 FROM crl_pending q WHERE q.issuer_id = c.issuer_id "
+      "AND q.serial_hex = c.serial_hex AND q.claimed = %s))" },
     { "crl_ca_entries", "SELECT CONCAT_WS('|', serial_hex, " EPOCH_S("revoked_at") ", "
-      "COALESCE(revocation_reason, 0), -1, not_after) FROM ca WHERE parent_id = %s AND role IN ('ssl', 'ev') "
-      "AND status = 'revoked' AND (not_after >= %s OR status_changed >= %s - INTERVAL " COMMIT_MARGIN " SECOND)" },
+      "COALESCE(revocation_reason, 0), -1, not_after) FROM ca c WHERE c.parent_id = %s AND c.role IN ('ssl', 'ev') "
+      "AND c.status = 'revoked' AND (c.not_after >= %s OR c.status_changed >= %s - INTERVAL " COMMIT_MARGIN
+      " SECOND OR EXISTS (SELECT 1 FROM crl_pending q WHERE q.issuer_id = c.parent_id "
+      "AND q.serial_hex = c.serial_hex AND q.claimed = %s))" },
+    { "crl_db_now", "SELECT NOW(6)" },
     { "crl_shards_live", "SELECT DISTINCT crl_shard FROM certificate WHERE issuer_id = %s "
       "AND crl_shard IS NOT NULL AND not_after >= %s" },
     { "crl_state_lock", "SELECT last_number, lease_owner FROM crl_state WHERE issuer_id = %s FOR UPDATE" },
     { "crl_state_done", "UPDATE crl_state SET last_number = %s, last_this_update = %s, "
       "last_slot = COALESCE(NULLIF(%s, ''), last_slot), "
       "last_scheduled = COALESCE(NULLIF(%s, ''), last_scheduled), "
-      "last_scheduled_db = IF(%s = '1', NOW(6), last_scheduled_db), "
+      "last_scheduled_db = COALESCE(NULLIF(%s, ''), last_scheduled_db), "
       "lease_owner = NULL, lease_until = NULL WHERE issuer_id = %s" },
+    /* (issuer_id, claimed) is crl_pending_claim's prefix: the rows of this run only are locked. */
     { "crl_pending_done", "DELETE FROM crl_pending WHERE issuer_id = %s AND claimed = %s" },
     { NULL, NULL }
 };
@@ -98,17 +106,21 @@ apr_status_t ec_crl_signer_load(ec_store_t *s, apr_pool_t *p, ec_p11 *p11, const
         *err = apr_psprintf(p, "the %s CA's certificate in table ca does not parse", role);
         return APR_EINVAL;
     }
-    memcpy(out->ski, info.ski, 20);
     out->spki = info.spki;
     out->spki_len = info.spki_len;
     {
-        /* The AKI repeats the CA's own SKI extension (BR 7.1.2.11.1). */
+        /* The AKI repeats the CA's own SKI extension (BR 7.1.2.11.1), which must be there. */
         const unsigned char *q = der;
         X509 *x = d2i_X509(NULL, &q, (long)len);
         const ASN1_OCTET_STRING *ski = x ? X509_get0_subject_key_id(x) : NULL;
-        if (ski && ski->length == 20)
+        int ok = ski && ski->length == 20;
+        if (ok)
             memcpy(out->ski, ski->data, 20);
         X509_free(x);
+        if (!ok) {
+            *err = apr_psprintf(p, "the %s CA's certificate has no 20-octet subjectKeyIdentifier", role);
+            return APR_EINVAL;
+        }
     }
     key_uri = key_uri ? key_uri : col[3];
     if (!key_uri || ec_p11_key_get(p11, p, key_uri, &out->key) != APR_SUCCESS) {
@@ -215,6 +227,8 @@ typedef struct {
     apr_pool_t *p;
     time_t this_update, next_update;
     ec_crl_number_t next_number;
+    const char *claim;           /* this run's token in crl_pending */
+    const char *started_db;      /* the database's NOW(6) before the run claimed anything */
     apr_array_header_t *scopes;  /* scope_t *: the full CRL (or the ARL) first */
     apr_hash_t *by_shard;        /* int -> scope_t * */
 } build_t;
@@ -387,7 +401,7 @@ static apr_status_t collect_certs(build_t *b, ec_store_t *s, const state_t *st, 
     apr_pool_destroy(bp);
     if (rv == APR_SUCCESS)
         rv = read_all(b, s, b->p, "crl_entries_late",
-                      EC_ARGS(b->sg->ca_id, st->last_scheduled, st->last_scheduled_db), &rows, NULL, NULL);
+                      EC_ARGS(b->sg->ca_id, st->last_scheduled, st->last_scheduled_db, b->claim), &rows, NULL, NULL);
     return rv;
 }
 
@@ -402,7 +416,7 @@ static apr_status_t collect(build_t *b, ec_store_t *s, const state_t *st, time_t
         return APR_ENOMEM;
     if (!strcmp(b->sg->role, "root"))
         return read_all(b, s, b->p, "crl_ca_entries",
-                        EC_ARGS(b->sg->ca_id, st->last_scheduled, st->last_scheduled_db), &rows, NULL, NULL);
+                        EC_ARGS(b->sg->ca_id, st->last_scheduled, st->last_scheduled_db, b->claim), &rows, NULL, NULL);
     /* Every configured partition exists, even empty; and every one a live certificate names. */
     for (int k = 0; k < b->ctx->profile->crl_shards; k++)
         if (!scope_of(b, k))
@@ -494,22 +508,24 @@ static apr_status_t commit(build_t *b, ec_store_t *s, const state_t *st, const d
         r->scheduled = d->scheduled;
         r->cause = d->cause;
         rv = ec_crl_store_put(s, p, r, sc->der);
-        if (rv == APR_SUCCESS)
-            rv = ec_audit(s, p, b->ctx->actor, "crl.issue",
-                          apr_psprintf(p, "%s CA %s (%s) %s number %" APR_UINT64_T_FMT " entries %ld thisUpdate %s "
-                                       "nextUpdate %s cause %s sha256 %s", sg->role, sg->ca_id, sg->cn,
-                                       r->file, r->number, r->entries, ec_sqltime(p, r->this_update),
-                                       ec_sqltime(p, r->next_update), r->cause,
-                                       ec_hex(p, r->sha256, 32)));
     }
     if (rv == APR_SUCCESS)
         rv = ec_store_exec(s, p, "crl_state_done", NULL,
                            EC_ARGS(ec_crl_number_text(p, b->next_number + (ec_crl_number_t)b->scopes->nelts - 1),
                                    ec_sqltime(p, b->this_update), d->slot ? ec_sqltime(p, d->slot) : "",
                                    d->scheduled ? ec_sqltime(p, b->this_update) : "",
-                                   d->scheduled ? "1" : "0", sg->ca_id));
+                                   d->scheduled ? b->started_db : "", sg->ca_id));
+    /* Lock order as a revocation's: crl_pending, then audit_head, both last and briefly. */
     if (rv == APR_SUCCESS)
         rv = ec_store_exec(s, p, "crl_pending_done", NULL, EC_ARGS(sg->ca_id, claim));
+    for (int i = 0; i < b->scopes->nelts && rv == APR_SUCCESS; i++) {
+        ec_crl_rec_t *r = &SCOPE(b, i)->rec;
+        rv = ec_audit(s, p, b->ctx->actor, "crl.issue",
+                      apr_psprintf(p, "%s CA %s (%s) %s number %" APR_UINT64_T_FMT " entries %ld thisUpdate %s "
+                                   "nextUpdate %s cause %s sha256 %s", sg->role, sg->ca_id, sg->cn,
+                                   r->file, r->number, r->entries, ec_sqltime(p, r->this_update),
+                                   ec_sqltime(p, r->next_update), r->cause, ec_hex(p, r->sha256, 32)));
+    }
     {
         apr_status_t end = ec_store_end(s, rv != APR_SUCCESS);
         if (rv == APR_SUCCESS)
@@ -557,10 +573,13 @@ apr_status_t ec_crl_run(const ec_crl_ctx_t *ctx, ec_store_t *s, apr_pool_t *p,
     if ((rv = ec_random(rnd, sizeof(rnd))) != APR_SUCCESS)
         goto release;
     apr_cpystrn(token, ec_hex(p, rnd, sizeof(rnd)), sizeof(token));
-    if ((rv = ec_store_exec(s, p, "crl_claim", NULL, EC_ARGS(token, sg->ca_id))) != APR_SUCCESS)
-        goto release;
-
     memset(&b, 0, sizeof(b));
+    /* A scheduled CRL's reach back for late revocations starts here, not at its commit. */
+    if ((rv = ec_store_get1(s, p, "crl_db_now", 1, &b.started_db, EC_NOARGS)) != APR_SUCCESS ||
+        (rv = ec_store_exec(s, p, "crl_claim", NULL, EC_ARGS(token, sg->ca_id))) != APR_SUCCESS)
+        goto release;
+    b.claim = token;
+
     b.ctx = ctx;
     b.sg = sg;
     b.p = p;

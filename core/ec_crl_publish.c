@@ -22,6 +22,21 @@ int ec_crl_file_name_ok(const char *name)
     return !strcmp(name + n - 4, ".crl") || (n > 5 && !strcmp(name + n - 5, ".json"));
 }
 
+/* Half-written files a process left when it died (".<name>.<pid>.<random>"), an hour on. */
+static void remove_leftovers(apr_pool_t *p, const char *dir)
+{
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_time_t old = apr_time_now() - apr_time_from_sec(3600);
+
+    if (apr_dir_open(&d, dir, p) != APR_SUCCESS)
+        return;
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_MTIME | APR_FINFO_TYPE, d) == APR_SUCCESS)
+        if (fi.filetype == APR_REG && fi.name[0] == '.' && fi.mtime < old)
+            apr_file_remove(apr_pstrcat(p, dir, "/", fi.name, NULL), p);
+    apr_dir_close(d);
+}
+
 void ec_crl_mirror_init(ec_crl_mirror_t *m, apr_pool_t *pool, const char *dir, const char *crl_base)
 {
     m->dir = apr_pstrdup(pool, dir);
@@ -29,6 +44,7 @@ void ec_crl_mirror_init(ec_crl_mirror_t *m, apr_pool_t *pool, const char *dir, c
     m->pool = pool;
     m->have = apr_hash_make(pool);
     m->lists = apr_hash_make(pool);
+    remove_leftovers(pool, dir);
 }
 
 static apr_status_t to_file(void *baton, const uint8_t *data, size_t len)
@@ -77,6 +93,8 @@ static apr_status_t replace_file(apr_pool_t *p, const char *dir, const char *nam
         return rv;
     }
     rv = write(baton, f);
+    if (rv == APR_SUCCESS)
+        rv = apr_file_sync(f);      /* whole on disk before the name points at it */
     cl = apr_file_close(f);
     if (rv == APR_SUCCESS)
         rv = cl;
@@ -89,9 +107,21 @@ static apr_status_t replace_file(apr_pool_t *p, const char *dir, const char *nam
     return rv;
 }
 
+/* thisUpdate of the CRL a file holds (its mtime), or 0 without one. */
+static time_t file_this_update(apr_pool_t *p, const char *dir, const char *name)
+{
+    apr_finfo_t fi;
+    return apr_stat(&fi, apr_pstrcat(p, dir, "/", name, NULL), APR_FINFO_MTIME, p) == APR_SUCCESS
+           ? (time_t)apr_time_sec(fi.mtime) : 0;
+}
+
+/* Never over a newer one: a request that fetched a CRL while the mirror wrote its successor
+ * must not put it back. */
 static apr_status_t put_crl(ec_store_t *s, apr_pool_t *p, const char *dir, const ec_crl_rec_t *rec)
 {
     crl_src_t src = { s, p, rec };
+    if (file_this_update(p, dir, rec->file) > rec->this_update)
+        return APR_SUCCESS;
     return replace_file(p, dir, rec->file, rec->this_update, write_crl, &src);
 }
 
@@ -139,7 +169,8 @@ static apr_status_t sync_one(void *baton, const ec_crl_rec_t *rec)
     }
     if (!ec_crl_file_name_ok(rec->file))
         return APR_SUCCESS;
-    if (have && *have == rec->number && present(y->p, y->m->dir, rec->file))
+    /* What is on disk decides, not what this process remembers writing. */
+    if (have && *have == rec->number && file_this_update(y->p, y->m->dir, rec->file) == rec->this_update)
         return APR_SUCCESS;
     rv = put_crl(y->s, y->p, y->m->dir, rec);
     if (rv != APR_SUCCESS) {

@@ -20,6 +20,14 @@ const ec_stmt_t ec_revoke_stmts[] = {
      * certificate queued again (a reason changed to keyCompromise) is no longer claimed. */
     { "revoke_crl_queue", "INSERT INTO crl_pending (issuer_id, serial_hex) VALUES (%s, %s) "
       "ON DUPLICATE KEY UPDATE queued_at = NOW(6), claimed = NULL" },
+    /* BR 6.1.1.3: a key revoked for keyCompromise is never certified again, whatever path
+     * revoked it. */
+    { "revoke_block_key", "INSERT INTO blocked_key (spki_sha256, reason) SELECT spki_sha256, "
+      "CONCAT('keyCompromise revocation of issuer ', issuer_id, ' serial ', serial_hex) FROM certificate "
+      "WHERE issuer_id = %s AND serial_hex = %s ON DUPLICATE KEY UPDATE reason = blocked_key.reason" },
+    { "revoke_ca_block_key", "INSERT INTO blocked_key (spki_sha256, reason) SELECT spki_sha256, "
+      "CONCAT('keyCompromise revocation of CA ', name) FROM ca WHERE id = %s "
+      "ON DUPLICATE KEY UPDATE reason = blocked_key.reason" },
     { "revoke_ca_get", "SELECT id, parent_id, serial_hex, status, COALESCE(revocation_reason, -1), "
       "COALESCE(TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', revoked_at), 0) "
       "FROM ca WHERE role = %s ORDER BY id DESC LIMIT 1 FOR UPDATE" },
@@ -111,6 +119,8 @@ apr_status_t ec_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, cons
                               serial_hex));
         ec_store_exec(s, p, "revoke_ocsp_queue", NULL, EC_ARGS(issuer_id, serial_hex));
         ec_store_exec(s, p, "revoke_crl_queue", NULL, EC_ARGS(issuer_id, serial_hex));
+        if (reason == 1)
+            ec_store_exec(s, p, "revoke_block_key", NULL, EC_ARGS(issuer_id, serial_hex));
         ec_audit(s, p, actor, "certificate.revoke",
                  apr_psprintf(p, "issuer %s serial %s reason %s at %s%s%s", issuer_id, serial_hex,
                               ec_reason_name(reason), ec_sqltime(p, when), note ? ": " : "",
@@ -141,6 +151,8 @@ apr_status_t ec_revoke_ca(ec_store_t *s, apr_pool_t *p, const char *role, int re
                       EC_ARGS(ec_sqltime(p, when), ec_sqltime(p, when), apr_itoa(p, reason), cur[0]));
         ec_store_exec(s, p, "revoke_ocsp_queue", NULL, EC_ARGS(cur[1], cur[2]));
         ec_store_exec(s, p, "revoke_crl_queue", NULL, EC_ARGS(cur[1], cur[2]));
+        if (reason == 1)
+            ec_store_exec(s, p, "revoke_ca_block_key", NULL, EC_ARGS(cur[0]));
         ec_audit(s, p, actor, "ca.revoke",
                  apr_psprintf(p, "%s CA %s serial %s reason %s at %s%s%s", role, cur[0], cur[2],
                               ec_reason_name(reason), ec_sqltime(p, when), note ? ": " : "",

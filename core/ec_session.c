@@ -5,9 +5,9 @@
 
 const ec_stmt_t ec_session_stmts[] = {
     { "session_insert", "INSERT INTO session (id_sha256, application_id, csrf_token, client_addr, "
-      "lang) VALUES (UNHEX(%s), NULLIF(%s, ''), %s, %s, %s)" },
+      "lang, purpose) VALUES (UNHEX(%s), NULLIF(%s, ''), %s, %s, %s, %s)" },
     { "session_get", "SELECT application_id, csrf_token, lang, "
-      "TIMESTAMPDIFF(SECOND, last_seen, NOW()) FROM session WHERE id_sha256 = UNHEX(%s)" },
+      "TIMESTAMPDIFF(SECOND, last_seen, NOW()), purpose FROM session WHERE id_sha256 = UNHEX(%s)" },
     { "session_touch", "UPDATE session SET last_seen = NOW() WHERE id_sha256 = UNHEX(%s)" },
     { "session_delete", "DELETE FROM session WHERE id_sha256 = UNHEX(%s)" },
     { "session_lang", "UPDATE session SET lang = %s WHERE id_sha256 = UNHEX(%s)" },
@@ -32,7 +32,7 @@ static int cookie_ok(const char *c)
     return 1;
 }
 
-apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
+apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id, const char *purpose,
                                const char *client_addr, const char *lang, ec_session_t **out)
 {
     uint8_t id[32], csrf[32];
@@ -45,9 +45,10 @@ apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
     ss->csrf = ec_hex(p, csrf, 32);
     ss->app_id = app_id;
     ss->lang = lang;
+    ss->purpose = purpose ? purpose : "flow";
     rv = ec_store_exec(s, p, "session_insert", NULL,
                        EC_ARGS(id_hash(p, ss->cookie), app_id ? app_id : "", ss->csrf,
-                               client_addr, lang));
+                               client_addr, lang, ss->purpose));
     if (rv == APR_SUCCESS)
         *out = ss;
     return rv;
@@ -56,14 +57,14 @@ apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
 apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, int idle_seconds,
                              ec_session_t **out)
 {
-    const char *c[4], *h;
+    const char *c[5], *h;
     ec_session_t *ss;
     apr_status_t rv;
 
     if (!cookie_ok(cookie))
         return APR_ENOENT;
     h = id_hash(p, cookie);
-    if ((rv = ec_store_get1(s, p, "session_get", 4, c, EC_ARGS(h))) != APR_SUCCESS)
+    if ((rv = ec_store_get1(s, p, "session_get", 5, c, EC_ARGS(h))) != APR_SUCCESS)
         return rv;
     if (!c[3] || apr_atoi64(c[3]) > idle_seconds) {
         ec_store_exec(s, p, "session_delete", NULL, EC_ARGS(h));
@@ -74,6 +75,7 @@ apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, i
     ss->app_id = c[0];
     ss->csrf = c[1];
     ss->lang = c[2];
+    ss->purpose = c[4];
     /* Marking it seen is a committed write: once a minute is enough for an idle timeout. */
     if (apr_atoi64(c[3]) >= 60)
         ec_store_exec(s, p, "session_touch", NULL, EC_ARGS(h));

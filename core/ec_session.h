@@ -13,9 +13,11 @@ typedef struct {
     const char *app_id;          /* NULL before login */
     const char *csrf;
     const char *lang;
+    const char *purpose;         /* flow (the issuance steps) | revoke (the revocation pages) */
 } ec_session_t;
 
-apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
+/* purpose: "flow" or "revoke"; a session serves only the pages of its purpose. */
+apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id, const char *purpose,
                                const char *client_addr, const char *lang, ec_session_t **out);
 /* The session of a cookie, unless it is malformed, unknown or idle longer than
  * idle_seconds (then it is deleted): APR_ENOENT. Marks it as seen now. */

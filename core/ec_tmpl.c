@@ -1,6 +1,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_file_info.h>
 #include <apr_hash.h>
 #include <apr_tables.h>
 #include <apr_lib.h>
@@ -26,6 +27,8 @@ struct ec_tmpl_vars {
 struct ec_tmpl {
     apr_pool_t *pool;
     const char *dir, *lang;
+    const char *sub, *ext;      /* "/templates/" ".html", or "/templates/mail/" ".txt" */
+    int text;                   /* plain text: nothing is escaped */
     apr_hash_t *msgs;           /* key -> text */
     apr_hash_t *files;          /* page -> text, read once per ec_tmpl_t */
 };
@@ -183,9 +186,9 @@ static const char *file_text(ec_tmpl_t *t, const char *page, const char **err)
         *err = apr_psprintf(t->pool, "bad template name '%s'", page);
         return NULL;
     }
-    if (ec_read_file(t->pool, apr_pstrcat(t->pool, t->dir, "/templates/", page, ".html", NULL),
+    if (ec_read_file(t->pool, apr_pstrcat(t->pool, t->dir, t->sub, page, t->ext, NULL),
                      MAX_TEMPLATE, &data, &len) != APR_SUCCESS) {
-        *err = apr_psprintf(t->pool, "cannot read template %s/templates/%s.html", t->dir, page);
+        *err = apr_psprintf(t->pool, "cannot read template %s%s%s%s", t->dir, t->sub, page, t->ext);
         return NULL;
     }
     apr_hash_set(t->files, apr_pstrdup(t->pool, page), APR_HASH_KEY_STRING, data);
@@ -294,7 +297,7 @@ static int render(out_t *o, const char *s, const char *end, ec_tmpl_vars *v, int
         if (kind == '_') {
             const char *msg = apr_hash_get(o->t->msgs, key, APR_HASH_KEY_STRING);
             if (!msg)
-                emit_s(o, ec_html_escape(o->p, key));
+                emit_s(o, o->t->text ? key : ec_html_escape(o->p, key));
             else if (render(o, msg, msg + strlen(msg), v, depth + 1) < 0)
                 return -1;
             continue;
@@ -307,7 +310,7 @@ static int render(out_t *o, const char *s, const char *end, ec_tmpl_vars *v, int
         }
         {
             val_t *x = lookup(v, key);
-            if (x && x->kind == 1)
+            if (x && (x->kind == 1 || (x->kind == 0 && o->t->text)))
                 emit_s(o, x->s);
             else if (x && x->kind == 0)
                 emit_s(o, ec_html_escape(o->p, x->s));
@@ -331,6 +334,8 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const
     t->pool = p;
     t->dir = dir;
     t->lang = apr_pstrdup(p, lang);
+    t->sub = "/templates/";
+    t->ext = ".html";
     t->msgs = apr_hash_make(p);
     t->files = apr_hash_make(p);
     if ((rv = ec_read_file(p, apr_pstrcat(p, dir, "/templates/i18n/", lang, ".txt", NULL),
@@ -357,6 +362,28 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const
         *ve = 0;
         apr_hash_set(t->msgs, k, APR_HASH_KEY_STRING, val);
     }
+    *out = t;
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_tmpl_open_text(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const char **err)
+{
+    ec_tmpl_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, apr_pstrcat(p, dir, "/templates/mail", NULL), APR_FINFO_TYPE, p) != APR_SUCCESS ||
+        fi.filetype != APR_DIR) {
+        *err = apr_psprintf(p, "no mail templates in %s/templates/mail", dir);
+        return APR_ENOENT;
+    }
+    t->pool = p;
+    t->dir = dir;
+    t->lang = "";
+    t->sub = "/templates/mail/";
+    t->ext = ".txt";
+    t->text = 1;
+    t->msgs = apr_hash_make(p);
+    t->files = apr_hash_make(p);
     *out = t;
     return APR_SUCCESS;
 }

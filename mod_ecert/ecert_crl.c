@@ -1,6 +1,6 @@
 /* mod_ecert: the CRL repository (SetHandler ecert-crl) and the node's CRL worker.
  *
- * Worker: a mod_watchdog singleton, so one child per node at a time, that every second mirrors
+ * Worker (ecert_worker.c: one child per node at a time) that every second mirrors
  * the newest CRLs of the store into ECertCRLDir (ec_crl_mirror_sync) and runs the CRL job of
  * each CA whose key this node holds (ec_crl_run; the lease in the store lets one node of many
  * produce each CRL, the others mirror it within a second).
@@ -20,10 +20,8 @@
 #include <unistd.h>
 #include <apr_strings.h>
 #include <apr_optional.h>
-#include <apr_thread_mutex.h>
 #include <apr_dbd.h>
 #include <mod_dbd.h>
-#include <mod_watchdog.h>
 #include "mod_ecert.h"
 #include "ec_crl.h"
 #include "ec_crl_job.h"
@@ -32,19 +30,15 @@
 
 APLOG_USE_MODULE(ecert);
 
-#define WATCHDOG_NAME "ecert-crl"
 #define POLL apr_time_from_sec(1)
-#define BACKOFF_MAX apr_time_from_sec(30)
 #define HEAD_BYTES 4096
 
 static const char *const roles[] = { "ssl", "ev", "root" };
 #define NROLES 3
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
-/* Per child; the worker thread alone touches these but for round_lock and stopping. */
+/* Per child; only the worker's thread touches it. */
 static struct {
     server_rec *s;
     ecert_srv_conf *conf;            /* the main server's */
@@ -54,10 +48,7 @@ static struct {
     int loaded[NROLES];
     apr_time_t load_retry[NROLES];
     ec_crl_ctx_t ctx;
-    apr_time_t retry_at, backoff;
-    int db_down;
-    apr_thread_mutex_t *round_lock;
-    int stopping;
+    ecert_worker_t *worker;
 } crl_w;
 
 /* The key URI this node signs a role's CRLs with, or NULL when it does not. */
@@ -91,7 +82,7 @@ static int signer_ready(ec_store_t *st, int i)
     return 0;
 }
 
-static void round_work(ec_store_t *st, apr_pool_t *p)
+static void round_work(ec_store_t *st, apr_pool_t *p, void *baton)
 {
     int written = 0;
 
@@ -110,58 +101,6 @@ static void round_work(ec_store_t *st, apr_pool_t *p)
             ap_log_error(APLOG_MARK, APLOG_ERR, rv, crl_w.s, "ECE0103: the CRLs of %s are due but could "
                          "not be issued; tried again in a second", crl_w.signer[i].cn);
     }
-}
-
-static apr_status_t watch_round(apr_pool_t *pool)
-{
-    apr_time_t now = apr_time_now();
-    ap_dbd_t *dbd;
-    apr_pool_t *p;
-
-    if (now < crl_w.retry_at)
-        return APR_SUCCESS;
-    if (!(dbd = dbd_open(pool, crl_w.s))) {
-        crl_w.backoff = crl_w.backoff ? (crl_w.backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : crl_w.backoff * 2) : POLL;
-        crl_w.retry_at = now + crl_w.backoff;
-        if (!crl_w.db_down)
-            ap_log_error(APLOG_MARK, APLOG_WARNING, 0, crl_w.s, "ECE0104: the database is unreachable: the "
-                         "CRLs this node has are served, and due ones are issued when it is back");
-        crl_w.db_down = 1;
-        return APR_SUCCESS;
-    }
-    if (crl_w.db_down)
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, crl_w.s, "ECE0105: the database is back: CRL work resumes");
-    crl_w.db_down = 0;
-    crl_w.backoff = crl_w.retry_at = 0;
-    if (apr_pool_create(&p, pool) == APR_SUCCESS) {
-        round_work(ec_store_wrap(p, dbd->driver, dbd->handle, dbd->prepared), p);
-        apr_pool_destroy(p);
-    }
-    dbd_close(crl_w.s, dbd);
-    return APR_SUCCESS;
-}
-
-/* Always APR_SUCCESS: mod_watchdog stops calling a callback that fails once. */
-static apr_status_t crl_watch(int state, void *data, apr_pool_t *pool)
-{
-    if (state != AP_WATCHDOG_STATE_RUNNING || !crl_w.round_lock ||
-        __atomic_load_n(&crl_w.stopping, __ATOMIC_SEQ_CST))
-        return APR_SUCCESS;
-    apr_thread_mutex_lock(crl_w.round_lock);
-    if (!__atomic_load_n(&crl_w.stopping, __ATOMIC_SEQ_CST))
-        watch_round(pool);
-    apr_thread_mutex_unlock(crl_w.round_lock);
-    return APR_SUCCESS;
-}
-
-/* The token sessions and database connection a round uses go with the child's pool: the round
- * under way finishes first and no other starts. */
-static apr_status_t stop_rounds(void *data)
-{
-    __atomic_store_n(&crl_w.stopping, 1, __ATOMIC_SEQ_CST);
-    apr_thread_mutex_lock(crl_w.round_lock);
-    apr_thread_mutex_unlock(crl_w.round_lock);
-    return APR_SUCCESS;
 }
 
 void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
@@ -186,8 +125,7 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
         memset(rnd, 0, sizeof(rnd));
     crl_w.ctx.owner = apr_psprintf(pchild, "%s httpd %ld %s", host, (long)getpid(), ec_hex(pchild, rnd, sizeof(rnd)));
     crl_w.ctx.actor = apr_psprintf(pchild, "system:crl@%s", host);
-    if (apr_thread_mutex_create(&crl_w.round_lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) == APR_SUCCESS)
-        apr_pool_pre_cleanup_register(pchild, NULL, stop_rounds);
+    ecert_worker_child_init(crl_w.worker, pchild);
 }
 
 /* The directory exists and belongs to the user the children run as: they write it. */
@@ -209,30 +147,17 @@ static int crl_dir_ready(apr_pool_t *p, server_rec *s, const char *dir)
 
 int ecert_crl_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_get_instance) *get = APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_get_instance);
-    APR_OPTIONAL_FN_TYPE(ap_watchdog_register_callback) *reg =
-        APR_RETRIEVE_OPTIONAL_FN(ap_watchdog_register_callback);
     ecert_srv_conf *c = ap_get_module_config(s->module_config, &ecert_module);
-    ap_watchdog_t *wd;
-    apr_status_t rv;
+    int rc;
 
-    dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
-    dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    crl_w.worker = NULL;
     if (!c->crl_dir)
         return OK;
     if (!crl_dir_ready(pconf, s, c->crl_dir))
         return HTTP_INTERNAL_SERVER_ERROR;
-    if (!get || !reg || !dbd_open || !dbd_close) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
-                     "ECE0108: CRL publishing needs mod_watchdog and mod_dbd");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    if ((rv = get(&wd, WATCHDOG_NAME, 0, 1, pconf)) != APR_SUCCESS ||
-        (rv = reg(wd, POLL, s, crl_watch)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECE0109: cannot start the CRL worker");
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
+    if ((rc = ecert_worker_register(pconf, s, "ecert-crl", POLL, round_work, NULL, &crl_w.worker)) != OK)
+        return rc;
     if (!c->crl->root_key)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECE0110: no ECertRootKey: this node serves the ARL "
                      "but leaves issuing it to ecertctl (crl issue --ca root)");

@@ -14,6 +14,7 @@
 #include "ec_dns.h"
 #include "ec_flow.h"
 #include "ec_issue.h"
+#include "ec_keycomp.h"
 #include "ec_login.h"
 #include "ec_pkcs7.h"
 #include "ec_revoke.h"
@@ -23,7 +24,7 @@
 
 /* ------------------------------------------------------------ presentation helpers */
 
-static const char *hk_date(apr_pool_t *p, time_t t)
+const char *ecert_hk_date(apr_pool_t *p, time_t t)
 {
     struct tm tm;
     time_t hk = t + 8 * 3600;            /* Hong Kong time, UTC+8 all year */
@@ -100,8 +101,8 @@ static void cert_vars(ecert_req_t *q, ec_tmpl_vars *v, const ec_flow_cert_t *c)
     ec_tmpl_set(v, "serial_hex", c->serial_hex);
     ec_tmpl_set(v, "issuer_id", c->issuer_id);
     ec_tmpl_set(v, "cert_server_name", ec_dns_display(p, c->server_name));
-    ec_tmpl_set(v, "not_before", hk_date(p, c->not_before));
-    ec_tmpl_set(v, "not_after", hk_date(p, c->not_after));
+    ec_tmpl_set(v, "not_before", ecert_hk_date(p, c->not_before));
+    ec_tmpl_set(v, "not_after", ecert_hk_date(p, c->not_after));
     ec_tmpl_setf(v, "days", "%d", validity_days(c->not_before, c->not_after));
     ec_tmpl_set(v, "file_stem", file_stem(p, c->server_name));
 }
@@ -129,7 +130,7 @@ static const char *step_of(const ec_app_t *a)
     return "/closed";
 }
 
-static int message(ecert_req_t *q, const char *key, int status, int is_error)
+int ecert_message(ecert_req_t *q, const char *key, int status, int is_error)
 {
     ec_tmpl_set_raw(q->vars, "message", ec_tmpl_msg(q->tmpl, key, q->vars));
     ec_tmpl_flag(q->vars, "is_error", is_error);
@@ -139,7 +140,7 @@ static int message(ecert_req_t *q, const char *key, int status, int is_error)
 static int forbidden_form(ecert_req_t *q)
 {
     /* A form without this session's token: refused, nothing changed. */
-    return message(q, "error.csrf", HTTP_FORBIDDEN, 1);
+    return ecert_message(q, "error.csrf", HTTP_FORBIDDEN, 1);
 }
 
 /* ------------------------------------------------------------ assets */
@@ -174,20 +175,55 @@ static int asset(ecert_req_t *q)
 
 /* ------------------------------------------------------------ login (C.2) */
 
-static int new_anonymous_session(ecert_req_t *q)
+int ecert_new_anonymous_session(ecert_req_t *q)
 {
-    if (ec_session_create(q->store, q->r->pool, NULL, q->r->useragent_ip, q->lang, &q->session)
+    if (ec_session_create(q->store, q->r->pool, NULL, "flow", q->r->useragent_ip, q->lang, &q->session)
         != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     ecert_set_session_cookie(q, q->session->cookie, -1);
     return OK;
 }
 
+int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
+{
+    ecert_srv_conf *c = q->conf;
+    ec_login_policy_t pol;
+
+    pol.max_failures = c->login_max_failures == ECERT_UNSET ? 5 : c->login_max_failures;
+    pol.rate_max = c->login_rate_max == ECERT_UNSET ? 30 : c->login_rate_max;
+    pol.rate_window = c->login_rate_window == ECERT_UNSET ? 600 : c->login_rate_window;
+    pol.dummy_hash = c->dummy_hash;
+    if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
+                 ecert_field(q, "pin"), q->r->useragent_ip, a, result) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    return OK;
+}
+
+/* A new session id at login: the anonymous one is gone (no fixation). */
+int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose)
+{
+    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
+
+    ec_session_destroy(q->store, q->r->pool, q->session->cookie);
+    ec_session_expire(q->store, q->r->pool, idle);
+    if (ec_session_create(q->store, q->r->pool, a->id, purpose, q->r->useragent_ip, q->lang, &q->session)
+        != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    ecert_set_session_cookie(q, q->session->cookie, -1);
+    return OK;
+}
+
+ec_notice_ctx_t ecert_notices(ecert_req_t *q)
+{
+    ec_notice_ctx_t n = { q->conf->mail, q->conf->templates };
+    return n;
+}
+
 static int login_page(ecert_req_t *q, const char *error_key, int status)
 {
     int rc;
     if (!q->session || q->session->app_id) {
-        if ((rc = new_anonymous_session(q)) != OK)
+        if ((rc = ecert_new_anonymous_session(q)) != OK)
             return rc;
     }
     if (error_key) {
@@ -198,8 +234,6 @@ static int login_page(ecert_req_t *q, const char *error_key, int status)
 
 static int do_login(ecert_req_t *q)
 {
-    ecert_srv_conf *c = q->conf;
-    ec_login_policy_t pol;
     ec_login_result_t result;
     ec_app_t *a;
     int rc;
@@ -210,26 +244,16 @@ static int do_login(ecert_req_t *q)
         q->session = NULL;
         return login_page(q, "error.csrf", HTTP_FORBIDDEN);
     }
-    pol.max_failures = c->login_max_failures == ECERT_UNSET ? 5 : c->login_max_failures;
-    pol.rate_max = c->login_rate_max == ECERT_UNSET ? 30 : c->login_rate_max;
-    pol.rate_window = c->login_rate_window == ECERT_UNSET ? 600 : c->login_rate_window;
-    pol.dummy_hash = c->dummy_hash;
     ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
     ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
-    if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
-                 ecert_field(q, "pin"), q->r->useragent_ip, &a, &result) != APR_SUCCESS)
-        return ecert_unavailable(q, "error.unavailable");
+    if ((rc = ecert_check_login(q, &a, &result)) != OK)
+        return rc;
     if (result == EC_LOGIN_RATE_LIMITED)
         return login_page(q, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
     if (result != EC_LOGIN_OK)
         return login_page(q, "error.login", HTTP_FORBIDDEN);
-    /* A new session id at login: the anonymous one is gone (no fixation). */
-    ec_session_destroy(q->store, q->r->pool, q->session->cookie);
-    ec_session_expire(q->store, q->r->pool, c->session_idle == ECERT_UNSET ? 900 : c->session_idle);
-    if (ec_session_create(q->store, q->r->pool, a->id, q->r->useragent_ip, q->lang, &q->session)
-        != APR_SUCCESS)
-        return ecert_unavailable(q, "error.unavailable");
-    ecert_set_session_cookie(q, q->session->cookie, -1);
+    if ((rc = ecert_start_session(q, a, "flow")) != OK)
+        return rc;
     return ecert_redirect(q, step_of(a));
 }
 
@@ -277,6 +301,40 @@ static ec_issue_ctx_t issue_ctx(ecert_req_t *q)
     return ctx;
 }
 
+/* A private key pasted where the CSR goes: it is never shown again, and from now on it is a
+ * compromised key (BR 4.9.1.1, 6.1.1.3): blocked, and every certificate with it revoked. */
+static int pasted_private_key(ecert_req_t *q, ec_app_t *a, const char *pem)
+{
+    ec_notice_ctx_t n = ecert_notices(q);
+    ec_kc_report_t rep;
+    ec_kc_result_t res;
+    uint8_t spki[32];
+    const char *kind;
+    ec_kc_err_t e = ec_keycomp_evidence(q->r->pool, pem, strlen(pem), q->conf->kc_proof, spki, &kind);
+
+    ecert_wipe_form(q);
+    ec_tmpl_set(q->vars, "error_code", "csr.private_key");
+    if (e != EC_KC_OK) {
+        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "csr.private_key_unusable", q->vars));
+        return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+    }
+    memset(&rep, 0, sizeof(rep));
+    rep.kind = "pasted-in-csr-form";
+    rep.contact = a->email;
+    rep.client_addr = q->r->useragent_ip;
+    rep.lang = q->lang;
+    rep.actor = ecert_actor(q, a->envelope_ref);
+    if (ec_keycomp_act(q->store, q->r->pool, &n, spki, &rep, &res) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "ECE0131: application %s: a private key was pasted into "
+                  "the CSR form; its key is blocked (report %s, %d certificate(s) revoked)", a->id,
+                  res.report_no, res.revoked->nelts);
+    ec_tmpl_set(q->vars, "report_no", res.report_no);
+    ec_tmpl_setf(q->vars, "revoked_count", "%d", res.revoked->nelts);
+    ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "csr.private_key", q->vars));
+    return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+}
+
 static int csr_page(ecert_req_t *q, ec_app_t *a)
 {
     request_rec *r = q->r;
@@ -295,6 +353,8 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     pem = ecert_field(q, "csr");
     if (!pem)
         pem = "";
+    if (ec_keycomp_has_private_key(pem))
+        return pasted_private_key(q, a, pem);
     ec_issue(&ctx, q->store, r->pool, a, pem, strlen(pem), ecert_actor(q, a->envelope_ref), &res);
     switch (res.status) {
     case EC_ISSUE_OK:
@@ -320,7 +380,7 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     case EC_ISSUE_STATE:
         return ecert_redirect(q, step_of(a));
     case EC_ISSUE_LINT:
-        return message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
+        return ecert_message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
     default:
         return ecert_unavailable(q, "error.issue_failed");
     }
@@ -526,10 +586,15 @@ int ecert_pages(ecert_req_t *q)
     if (q->session && r->args && strstr(r->args, "lang=") && strcmp(q->session->lang, q->lang))
         ec_session_set_lang(q->store, r->pool, q->session, q->lang);
 
+    if (!strcmp(path, "/revoke") || !strncmp(path, "/revoke/", 8))
+        return ecert_revoke_pages(q);
+    if (!strcmp(path, "/keycompromise") || !strncmp(path, "/keycompromise/", 15) ||
+        !strcmp(path, "/report") || !strncmp(path, "/report/", 8))
+        return ecert_report_pages(q);
     if (!strcmp(path, "/") || !strcmp(path, "/login")) {
         if (post)
             return do_login(q);
-        if (q->session && q->session->app_id &&
+        if (q->session && q->session->app_id && !strcmp(q->session->purpose, "flow") &&
             ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) == APR_SUCCESS)
             return ecert_redirect(q, step_of(a));
         return login_page(q, NULL, HTTP_OK);
@@ -546,8 +611,8 @@ int ecert_pages(ecert_req_t *q)
         return ecert_redirect(q, "/login");
     }
 
-    /* Everything below belongs to the application the session logged in to. */
-    if (!q->session || !q->session->app_id) {
+    /* Everything below belongs to the application the session logged in to, for the flow. */
+    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "flow")) {
         if (post)
             return login_page(q, "error.session", HTTP_FORBIDDEN);
         return ecert_redirect(q, "/login");
@@ -578,7 +643,7 @@ int ecert_pages(ecert_req_t *q)
         return download(q, a);
     if (!strcmp(path, "/closed") && get && !strcmp(step_of(a), "/closed")) {
         app_vars(q, a);
-        return message(q, !strcmp(a->status, "rejected") ? "info.rejected" : "info.closed", HTTP_OK, 0);
+        return ecert_message(q, !strcmp(a->status, "rejected") ? "info.rejected" : "info.closed", HTTP_OK, 0);
     }
     if (post) {
         if ((rc = ecert_read_form(q)) != OK)

@@ -12,6 +12,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
+#include "ec_keycomp.h"
 
 #define SESSION_COOKIE "ecert_sid"
 #define LANG_COOKIE "ecert_lang"
@@ -57,6 +58,12 @@ int ecert_render(ecert_req_t *q, const char *page, int status)
     char *html;
     size_t len;
 
+    /* A page with a title of its own: "title.<page>" in the catalogue. */
+    {
+        const char *key = apr_pstrcat(r->pool, "title.", page, NULL);
+        if (ec_tmpl_has_msg(q->tmpl, key))
+            ec_tmpl_set_raw(q->vars, "page_title", ec_tmpl_msg(q->tmpl, key, q->vars));
+    }
     ec_tmpl_set(q->vars, "base", q->base);
     ec_tmpl_set(q->vars, "lang", q->lang);
     ec_tmpl_set(q->vars, "html_lang", strcmp(q->lang, "zh") ? "en" : "zh-Hant-HK");
@@ -109,29 +116,90 @@ int ecert_unavailable(ecert_req_t *q, const char *why)
     return ecert_render(q, "message", HTTP_SERVICE_UNAVAILABLE);
 }
 
+static int hexdigit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* application/x-www-form-urlencoded, decoded in place: '+' is a space, %XX an octet. */
+static char *form_decode(char *s)
+{
+    char *o = s;
+    for (char *i = s; *i; i++) {
+        if (*i == '+')
+            *o++ = ' ';
+        else if (*i == '%' && hexdigit(i[1]) >= 0 && hexdigit(i[2]) >= 0) {
+            *o++ = (char)(hexdigit(i[1]) << 4 | hexdigit(i[2]));
+            i += 2;
+        }
+        else
+            *o++ = *i;
+    }
+    *o = 0;
+    return s;
+}
+
+/* The body is read into one buffer of ours, and each bucket it came in is zeroed before it is
+ * freed: a form may carry a private key (the key-compromise report, a key pasted for a CSR),
+ * and ecert_wipe_form() then leaves no copy in this process's memory. */
 int ecert_read_form(ecert_req_t *q)
 {
-    apr_array_header_t *pairs = NULL;
-    int rc;
+    request_rec *r = q->r;
+    const char *ct = apr_table_get(r->headers_in, "Content-Type");
+    apr_bucket_brigade *bb;
+    char *body, *save, *pair;
+    apr_size_t len = 0;
+    int seen_eos = 0, n = 0;
 
-    q->form = apr_table_make(q->r->pool, 8);
-    rc = ap_parse_form_data(q->r, NULL, &pairs, 32, FORM_MAX);
-    if (rc != OK)
-        return rc;
-    while (pairs && !apr_is_empty_array(pairs)) {
-        ap_form_pair_t *pair = apr_array_pop(pairs);
-        apr_off_t len;
-        apr_size_t size;
-        char *buf;
-        if (apr_brigade_length(pair->value, 1, &len) != APR_SUCCESS || len < 0 || len > FORM_MAX)
-            return HTTP_REQUEST_ENTITY_TOO_LARGE;
-        size = (apr_size_t)len;
-        buf = apr_palloc(q->r->pool, size + 1);
-        apr_brigade_flatten(pair->value, buf, &size);
-        buf[size] = 0;
-        apr_table_setn(q->form, pair->name, buf);
+    q->form = apr_table_make(r->pool, 8);
+    /* Not a form: no fields (the CSRF check then refuses it), as ap_parse_form_data does. */
+    if (!ct || strncasecmp(ct, "application/x-www-form-urlencoded", 33))
+        return ap_discard_request_body(r) == OK ? OK : HTTP_BAD_REQUEST;
+    body = apr_palloc(r->pool, FORM_MAX + 1);
+    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    while (!seen_eos) {
+        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, 8192) != APR_SUCCESS) {
+            ec_wipe(body, len);
+            return HTTP_BAD_REQUEST;
+        }
+        while (!APR_BRIGADE_EMPTY(bb)) {
+            apr_bucket *b = APR_BRIGADE_FIRST(bb);
+            const char *data;
+            apr_size_t dlen;
+            if (APR_BUCKET_IS_EOS(b))
+                seen_eos = 1;
+            else if (!APR_BUCKET_IS_METADATA(b) && apr_bucket_read(b, &data, &dlen, APR_BLOCK_READ) == APR_SUCCESS) {
+                if (len + dlen > FORM_MAX) {
+                    ec_wipe((char *)data, dlen);
+                    apr_brigade_cleanup(bb);
+                    ec_wipe(body, len);
+                    return HTTP_REQUEST_ENTITY_TOO_LARGE;
+                }
+                memcpy(body + len, data, dlen);
+                len += dlen;
+                ec_wipe((char *)data, dlen);
+            }
+            apr_bucket_delete(b);
+        }
+    }
+    body[len] = 0;
+    q->form_body = body;
+    q->form_len = len;
+    for (pair = apr_strtok(body, "&", &save); pair; pair = apr_strtok(NULL, "&", &save)) {
+        char *eq = strchr(pair, '=');
+        if (++n > 32)
+            return HTTP_BAD_REQUEST;
+        if (eq)
+            *eq++ = 0;
+        apr_table_setn(q->form, form_decode(pair), eq ? form_decode(eq) : "");
     }
     return OK;
+}
+
+void ecert_wipe_form(ecert_req_t *q)
+{
+    ec_wipe(q->form_body, q->form_len);
+    q->form = apr_table_make(q->r->pool, 1);
 }
 
 const char *ecert_field(ecert_req_t *q, const char *name)

@@ -24,13 +24,18 @@
 #include "ec_revoke.h"
 #include "ec_crl_job.h"
 #include "ec_crl_store.h"
+#include "ec_mail_send.h"
+#include "ec_keycomp.h"
+#include "ec_report.h"
+#include "ec_subrevoke.h"
 
 static server_rec *log_server;
 
 /* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
-    ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, NULL
+    ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
+    ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, NULL
 };
 
 /* Core log lines go to the main server's error log with the core's own tag. */
@@ -51,6 +56,9 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
     c->login_rate_window = ECERT_UNSET;
     c->crl = apr_pcalloc(p, sizeof(*c->crl));
     ec_crl_conf_init(c->crl);
+    c->mail = apr_pcalloc(p, sizeof(*c->mail));
+    c->report_rate_max = ECERT_UNSET;
+    c->report_rate_window = ECERT_UNSET;
     return c;
 }
 
@@ -72,10 +80,14 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     PICKN(login_rate_max);
     PICKN(login_rate_window);
     PICK(crl_dir);
+    PICK(kc_proof);
+    PICKN(report_rate_max);
+    PICKN(report_rate_window);
 #undef PICK
 #undef PICKN
     c->profile = ec_profile_merge(p, base->profile, add->profile);
     c->crl = ec_crl_conf_merge(p, base->crl, add->crl);
+    c->mail = ec_mail_merge(p, base->mail, add->mail);
     return c;
 }
 
@@ -149,6 +161,27 @@ static const char *set_crl(cmd_parms *cmd, void *d, int argc, char *const argv[]
                                   : err;
 }
 
+static const char *set_mail(cmd_parms *cmd, void *d, int argc, char *const argv[])
+{
+    const char *err = ec_mail_directive(srv_conf(cmd)->mail, cmd->pool, cmd->directive->directive, argc, argv);
+    return err == EC_MAIL_NOT_MINE ? apr_psprintf(cmd->pool, "%s is not a mail directive", cmd->directive->directive)
+                                   : err;
+}
+
+static const char *set_proof(cmd_parms *cmd, void *d, const char *arg)
+{
+    if (!*arg || strlen(arg) > 64)
+        return "ECertKeyCompromiseProof takes the CN a proof CSR carries (1 to 64 characters)";
+    srv_conf(cmd)->kc_proof = arg;
+    return NULL;
+}
+
+static const char *set_report_rate(cmd_parms *cmd, void *d, const char *n, const char *secs)
+{
+    const char *err = set_int(cmd, &srv_conf(cmd)->report_rate_max, n, 1, 100000);
+    return err ? err : set_int(cmd, &srv_conf(cmd)->report_rate_window, secs, 1, 86400);
+}
+
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const char *file,
                               const char *uri)
 {
@@ -202,6 +235,20 @@ static const command_rec ecert_cmds[] = {
                       "Cache-Control max-age of served CRLs, never past nextUpdate (default 300s)"),
     AP_INIT_TAKE_ARGV("ECertRootKey", set_crl, NULL, RSRC_CONF,
                       "pkcs11: URI of the root's key: this node then keeps the ARL current"),
+    AP_INIT_TAKE_ARGV("ECertMailRelay", set_mail, NULL, RSRC_CONF,
+                      "SMTP relay of the CA's notices: smtp://host[:port] (STARTTLS when offered) or smtps://"),
+    AP_INIT_TAKE_ARGV("ECertMailRelayCA", set_mail, NULL, RSRC_CONF,
+                      "CA certificates (PEM file) the relay's TLS certificate is checked with (default: the system's)"),
+    AP_INIT_TAKE_ARGV("ECertMailFrom", set_mail, NULL, RSRC_CONF, "sender address of the CA's notices"),
+    AP_INIT_TAKE_ARGV("ECertMailOperations", set_mail, NULL, RSRC_CONF,
+                      "the CA's operations address: certificate problem reports go there"),
+    AP_INIT_TAKE_ARGV("ECertPublicURL", set_mail, NULL, RSRC_CONF,
+                      "public URL of the subscriber pages, for links in notices"),
+    AP_INIT_TAKE1("ECertKeyCompromiseProof", set_proof, NULL, RSRC_CONF,
+                  "CN of a key-compromise proof CSR (default CPS 4.9.12's; the English one is accepted too)"),
+    AP_INIT_TAKE2("ECertReportRateLimit", set_report_rate, NULL, RSRC_CONF,
+                  "key-compromise and problem reports per client address, and the window in seconds "
+                  "(default 10 3600)"),
     AP_INIT_TAKE1("ECertCRLDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, crl_dir), RSRC_CONF,
                   "where this node keeps the CRLs it serves (default ECertPublishDir/crl)"),
     AP_INIT_TAKE1("ECertTemplates", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, templates), RSRC_CONF,
@@ -243,6 +290,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
         ec_crl_conf_finish(c->crl);
+        ec_mail_finish(c->mail);
         if (!c->crl_dir && c->publish_dir)
             c->crl_dir = apr_pstrcat(pconf, c->publish_dir, "/crl", NULL);
         if (ec_profile_finish(c->profile, pconf, &err) != APR_SUCCESS) {
@@ -278,7 +326,9 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             }
         }
     }
-    return ecert_crl_post_config(pconf, s);
+    if (ecert_crl_post_config(pconf, s) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
+    return ecert_mail_post_config(pconf, s);
 }
 
 static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
@@ -306,6 +356,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
         }
     }
     ecert_crl_child_init(pchild, s);
+    ecert_mail_child_init(pchild, s);
 }
 
 static int ecert_handler(request_rec *r)

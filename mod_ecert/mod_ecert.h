@@ -11,8 +11,13 @@
 #include "ec_tmpl.h"
 #include "ec_login.h"
 #include "ec_crl_conf.h"
+#include "ec_mail.h"
+#include "ec_notice.h"
 
 #define ECERT_UNSET -1
+/* Public report forms: submissions per client address and window (ECertReportRateLimit). */
+#define ECERT_DEF_REPORT_RATE   10
+#define ECERT_DEF_REPORT_WINDOW 3600
 
 typedef struct {
     const char *role;           /* ssl | ev */
@@ -44,6 +49,9 @@ typedef struct {
     const char *dummy_hash;        /* per child: PIN hash checked when there is no envelope */
     ec_crl_conf_t *crl;            /* CRL schedule and validity, shared with ecertctl */
     const char *crl_dir;           /* where this node mirrors the CRLs it serves */
+    ec_mail_conf_t *mail;          /* relay and addresses, shared with ecertctl */
+    const char *kc_proof;          /* CN of a key-compromise proof CSR (NULL: CPS 4.9.12's) */
+    int report_rate_max, report_rate_window;
 } ecert_srv_conf;
 
 /* One request to the subscriber pages. */
@@ -58,6 +66,8 @@ typedef struct {
     ec_store_t *store;             /* NULL until ecert_store() */
     ec_session_t *session;         /* NULL without a valid session */
     apr_table_t *form;             /* POST fields */
+    char *form_body;               /* what they were decoded from (ecert_wipe_form) */
+    apr_size_t form_len;
 } ecert_req_t;
 
 extern module AP_MODULE_DECLARE_DATA ecert_module;
@@ -67,6 +77,8 @@ int ecert_store(ecert_req_t *q);
 int ecert_render(ecert_req_t *q, const char *page, int status);
 int ecert_redirect(ecert_req_t *q, const char *path);
 int ecert_read_form(ecert_req_t *q);
+/* Zeroes the form's buffer and forgets its fields (after a secret was used). */
+void ecert_wipe_form(ecert_req_t *q);
 const char *ecert_field(ecert_req_t *q, const char *name);
 int ecert_csrf_ok(ecert_req_t *q);
 void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age);
@@ -76,12 +88,37 @@ const char *ecert_session_cookie(request_rec *r);
 const char *ecert_actor(ecert_req_t *q, const char *envelope_ref);
 int ecert_unavailable(ecert_req_t *q, const char *why);
 
+/* ecert_worker.c: background work on one child per node, with a database connection */
+typedef struct ecert_worker ecert_worker_t;
+typedef void ecert_round_fn(ec_store_t *st, apr_pool_t *p, void *baton);
+int ecert_worker_register(apr_pool_t *pconf, server_rec *s, const char *name, apr_interval_time_t interval,
+                          ecert_round_fn *fn, void *baton, ecert_worker_t **out);
+void ecert_worker_child_init(ecert_worker_t *w, apr_pool_t *pchild);
+
 /* ecert_crl.c: the CRL repository and the node's CRL worker */
 int ecert_crl_handler(request_rec *r);
 int ecert_crl_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s);
 
-/* ecert_pages.c: the pages */
+/* ecert_mail.c: the node's mail worker */
+int ecert_mail_post_config(apr_pool_t *pconf, server_rec *s);
+void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ecert_pages.c: the pages, and what the other page files share */
 int ecert_pages(ecert_req_t *q);
+int ecert_message(ecert_req_t *q, const char *key, int status, int is_error);
+int ecert_new_anonymous_session(ecert_req_t *q);
+/* The PIN envelope fields of the form against the store (lockout, rate limit). */
+int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);
+/* Replaces the session by one of purpose ("flow" | "revoke") for the application. */
+int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose);
+ec_notice_ctx_t ecert_notices(ecert_req_t *q);
+const char *ecert_hk_date(apr_pool_t *p, time_t t);
+
+/* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */
+int ecert_revoke_pages(ecert_req_t *q);
+
+/* ecert_report.c: key-compromise and certificate problem reports (/keycompromise, /report) */
+int ecert_report_pages(ecert_req_t *q);
 
 #endif

@@ -22,6 +22,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 
 import stack as stackmod  # noqa: E402
 from stack import Stack, free_ports  # noqa: E402,F401
+from smtp_server import SmtpSink  # noqa: E402
 
 _kept = []
 
@@ -32,12 +33,18 @@ def stack(request):
     port, dbport = free_ports(2)
     # the daemons detach; be their reaper so stop() leaves no <defunct> entries behind
     stackmod.become_subreaper()
+    # the CA's mail relay: a real SMTP server with STARTTLS (tests/smtp_server.py)
+    smtp = SmtpSink(rundir).start()
+    extra = ("ECertMailRelay %s\nECertMailRelayCA %s\nECertMailOperations ops@ca.example.org\n"
+             "ECertMailFrom notices@ca.example.org\n" % (smtp.url, smtp.ca))
     st = Stack(rundir, port, dbport, REPO,
-               extra_conf=os.environ.get("ECERT_TEST_EXTRA_CONF", ""))
+               extra_conf=extra + os.environ.get("ECERT_TEST_EXTRA_CONF", ""))
+    st.smtp = smtp
     try:
         st.start(summary=False)
     except BaseException:
         try:
+            smtp.stop()
             st.stop()
         finally:
             if os.listdir(rundir):
@@ -51,6 +58,7 @@ def stack(request):
     problems = []
     try:
         st.stop()
+        smtp.stop()
     finally:
         problems = st.error_log_problems()
         failed = request.session.testsfailed
