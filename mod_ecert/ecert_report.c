@@ -109,7 +109,7 @@ static int keycomp_post(ecert_req_t *q)
     }
     if (!allowed) {
         ecert_wipe_form(q);
-        return form_page(q, "keycomp", "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
+        return form_page(q, "keycomp", "report.rate_limited", HTTP_TOO_MANY_REQUESTS);
     }
     evidence = ecert_field(q, "evidence");
     contact = ecert_field(q, "contact");
@@ -184,7 +184,7 @@ static int report_post(ecert_req_t *q)
     if (!rate_ok(q, "report", &allowed))
         return ecert_unavailable(q, "error.unavailable");
     if (!allowed)
-        return form_page(q, "report", "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
+        return form_page(q, "report", "report.rate_limited", HTTP_TOO_MANY_REQUESTS);
     memset(&rep, 0, sizeof(rep));
     contact = ecert_field(q, "contact");
     if (contact) {

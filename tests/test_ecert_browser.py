@@ -4,6 +4,7 @@ Screenshots go to tests/artefacts/ (not committed)."""
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -80,3 +81,48 @@ def test_browser_walk(stack, playwright, tmp_path, lang):
         assert x509.load_pem_x509_certificate(f.read()) == cert
     o = cert.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value
     assert o == ("範例有限公司" if lang == "zh" else "Example Company Limited")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_revocation_and_key_compromise_report(stack, playwright, tmp_path, lang):
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.x509.oid import NameOID
+    from ecert_util import issue_via_web, rsa_key
+    name = "browser-rev-%s-%d.example.com" % (lang, os.getpid() % 1000)
+    env = new_application(stack, name)
+    sub, _ = issue_via_web(stack, env)
+    sub.accept()
+    _, _, serial_hex, _ = certificate_of(stack, env)
+    leaked = rsa_key()
+    proof = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "香港郵政的密碼匙資料被外洩證據")])).sign(
+        leaked, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+    job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
+           "envelope": {k: env[k] for k in ("server_name", "reference", "pin")}, "proof_csr": proof}
+    jf = tmp_path / "job.json"
+    jf.write_text(json.dumps(job))
+    r = subprocess.run(["node", os.path.join(playwright, "walk_revoke.js"), str(jf)], capture_output=True,
+                       text=True, timeout=300, cwd=playwright)
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    steps = {s["step"]: s for s in report["steps"]}
+    assert set(steps) == {"r1-login", "r2-select", "r3-confirm", "r4-done", "k1-form", "k2-done"}
+    for s in steps.values():
+        assert os.path.getsize(s["screenshot"]) > 10000
+    spaced = " ".join(serial_hex[i:i + 2] for i in range(0, 40, 2))
+    assert report["listed"] == [spaced] and report["done_serial"] == spaced
+    assert certificate_of(stack, env)[3] == "revoked"
+    assert re.fullmatch(r"KCR-\d{8}", report["report_no"])
+    if lang == "en":
+        assert steps["r1-login"]["h1"] == "Revoke an e-Cert (Server)"
+        assert "Superseded" in steps["r2-select"]["text"] and "Key compromise" in steps["r2-select"]["text"]
+        assert "permanent" in steps["r3-confirm"]["text"]
+        assert "has been revoked" in steps["r4-done"]["text"]
+        assert "香港郵政的密碼匙資料被外洩證據" in steps["k1-form"]["text"]
+        assert "key is now blocked" in steps["k2-done"]["text"]
+    else:
+        assert steps["r1-login"]["h1"] == "撤銷電子證書（伺服器）"
+        assert "證書被取代" in steps["r2-select"]["text"] and "密碼匙資料外洩" in steps["r2-select"]["text"]
+        assert "永久" in steps["r3-confirm"]["text"]
+        assert "證書已撤銷" in steps["r4-done"]["text"]
+        assert "報告已記錄" in steps["k2-done"]["text"]
