@@ -9,6 +9,7 @@
 #include "ec_crl_conf.h"
 #include "ec_profile.h"
 #include "ec_notice.h"
+#include "ec_dcv_conf.h"
 
 typedef struct {
     const char *path;
@@ -36,6 +37,11 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
 /* The issuance and CRL directives of the file, checked as httpd checks them. */
 ec_profile_conf_t *ctl_profile(ctl_t *ctl);
 ec_crl_conf_t *ctl_crl_conf(ctl_t *ctl);
+/* The DNS, CAA and DCV directives of the file, and a resolver from them. */
+ec_dcv_conf_t *ctl_dcv_conf(ctl_t *ctl);
+ec_resolver_t *ctl_resolver(ctl_t *ctl, const ec_dcv_conf_t *c);
+/* The English sentence of a message-catalogue key of the pages (the key itself without one). */
+const char *ctl_sentence(ctl_t *ctl, const char *key);
 /* The mail directives and ECertTemplates of the file, for the notices ecertctl queues. */
 ec_notice_ctx_t ctl_notices(ctl_t *ctl);
 /* The key URI of an ECertIssuer line of role, or NULL. */
@@ -55,6 +61,7 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv);
 int cmd_issue(ctl_t *ctl, int argc, char **argv);
 int cmd_crl(ctl_t *ctl, int argc, char **argv);
 int cmd_report(ctl_t *ctl, int argc, char **argv);
+int cmd_dcv(ctl_t *ctl, int argc, char **argv);
 /* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
  * and prints what was issued; returns 0, or 1 after printing why one failed. */
 int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *roles);

@@ -7,6 +7,8 @@
 #include "ec_crl_conf.h"
 #include "ec_profile.h"
 #include "ec_mail.h"
+#include "ec_dcv_conf.h"
+#include "ec_resolver.h"
 
 /* httpd argument syntax: words, "double" or 'single' quoted, backslash escapes. */
 static int split_args(apr_pool_t *p, char *line, char **argv, int max)
@@ -116,6 +118,46 @@ ec_crl_conf_t *ctl_crl_conf(ctl_t *ctl)
     }
     ec_crl_conf_finish(c);
     return c;
+}
+
+ec_dcv_conf_t *ctl_dcv_conf(ctl_t *ctl)
+{
+    ec_dcv_conf_t *c = apr_pcalloc(ctl->pool, sizeof(*c));
+    const char *err;
+
+    ec_dcv_conf_init(c);
+    for (int i = 0; i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        err = ec_dcv_conf_directive(c, ctl->pool, l->name, l->argc, l->argv);
+        if (err && err != EC_DCV_NOT_MINE)
+            ctl_fail("%s: %s", ctl->conf.path, err);
+    }
+    ec_dcv_conf_finish(c, ctl->pool);
+    return c;
+}
+
+ec_resolver_t *ctl_resolver(ctl_t *ctl, const ec_dcv_conf_t *c)
+{
+    ec_resolver_t *r;
+    const char *err;
+    if (ec_resolver_create(&r, ctl->pool, &c->dns, &err) != APR_SUCCESS)
+        ctl_fail("DNS: %s", err);
+    return r;
+}
+
+/* The pages' English catalogue (ECertTemplates), so the CLI says what the pages say. */
+const char *ctl_sentence(ctl_t *ctl, const char *key)
+{
+    ec_tmpl_t *t;
+    const char *err;
+
+    for (int i = 0; key && i < ctl->conf.lines->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        if (!strcasecmp(l->name, "ECertTemplates") && l->argc == 1 &&
+            ec_tmpl_open(&t, ctl->pool, l->argv[0], "en", &err) == APR_SUCCESS && ec_tmpl_has_msg(t, key))
+            return ec_tmpl_msg(t, key, ec_tmpl_vars_make(ctl->pool, NULL));
+    }
+    return key ? key : "refused";
 }
 
 const char *ctl_issuer_uri(ctl_t *ctl, const char *role)

@@ -10,9 +10,11 @@
 #include "ec_audit.h"
 #include "ec_flow.h"
 #include "ec_issue.h"
+#include "ec_dcv.h"
+#include "ec_dcv_gate.h"
 #include "ec_util.h"
 
-static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_issue_stmts, NULL };
+static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_dcv_stmts, NULL };
 
 int cmd_issue(ctl_t *ctl, int argc, char **argv)
 {
@@ -25,6 +27,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
     ec_issuer_t issuers[2];
     ec_issue_ctx_t ctx;
     ec_issue_result_t res;
+    ec_dcv_env_t env;
     ec_store_t *s;
     ec_app_t *a;
     char *pem;
@@ -78,7 +81,9 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
     if (!n)
         ctl_fail("%s has no ECertIssuer lines", ctl->conf.path);
     ctx.profile = prof;
-    ctx.checks = ec_issue_default_checks;
+    env.conf = ctl_dcv_conf(ctl);
+    env.resolver = ctl_resolver(ctl, env.conf);
+    ctx.checks = ec_dcv_issue_checks(ctl->pool, &env);
 
     ctl_store(ctl, sets, &s);
     rv = ec_app_load(s, ctl->pool, ref, &a);
@@ -94,7 +99,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
         ctl_fail("issue: refused: %s (%s); nothing was issued", ec_csr_err_text(res.csr_err),
                  ec_csr_err_key(res.csr_err));
     case EC_ISSUE_PRECHECK:
-        ctl_fail("issue: refused by a pre-issuance check: %s; nothing was issued", res.message);
+        ctl_fail("issue: refused: %s; nothing was issued", res.detail ? res.detail : ctl_sentence(ctl, res.message));
     case EC_ISSUE_STATE:
         ctl_fail("issue: %s: only an approved or confirmed application can be issued", res.message);
     case EC_ISSUE_LINT:

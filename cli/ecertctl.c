@@ -36,6 +36,8 @@ static void usage(void)
           "      CRLs and the ARL: issue now, list the archive, read one back\n"
           "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
           "      administrative revocation; re-signs the certificate's OCSP responses\n"
+          "  dcv caa NAME... | dcv txt NAME CODE | dcv status REF | dcv check REF website|dns|caa\n"
+          "      domain validation and CAA, as the CA's resolver sees them\n"
           "  issue --reference REF --csr FILE [--out FILE]\n"
           "      back-office issuance for an approved application (same pipeline as the web)\n", stderr);
     exit(ctl_finish(2));
@@ -127,6 +129,8 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_report(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "crl"))
         return ctl_finish(cmd_crl(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "dcv"))
+        return ctl_finish(cmd_dcv(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

@@ -5,6 +5,7 @@
 #include "ec_app.h"
 #include "ec_audit.h"
 #include "ec_dns.h"
+#include "ec_names.h"
 #include "ec_pin.h"
 #include "ec_log.h"
 
@@ -84,6 +85,8 @@ const char *ec_app_validate(apr_pool_t *p, ec_app_t *a)
         return apr_psprintf(p, "server name: %s", err);
     if (wildcard && strncmp(a->server_name, "*.", 2))
         return "a wildcard certificate's server name must start with '*.'";
+    if ((err = ec_names_check(p, a->server_name)) != NULL)
+        return apr_psprintf(p, "server name: %s", err);
     if (!multi && a->extra->nelts)
         return apr_psprintf(p, "a %s certificate has no additional server names", t);
     if (a->extra->nelts > EC_APP_MAX_EXTRA)
@@ -94,6 +97,8 @@ const char *ec_app_validate(apr_pool_t *p, ec_app_t *a)
         const char *n = ec_dns_normalize(p, *name, 0, &err);
         if (!n)
             return apr_psprintf(p, "additional server name '%s': %s", *name, err);
+        if ((err = ec_names_check(p, n)) != NULL)
+            return apr_psprintf(p, "additional server name: %s", err);
         if (!strcmp(n, a->server_name))
             return apr_psprintf(p, "additional server name '%s' repeats the server name", *name);
         for (int j = 0; j < i; j++)

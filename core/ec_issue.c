@@ -20,19 +20,11 @@ const ec_stmt_t ec_issue_stmts[] = {
     { "issue_name_insert", "INSERT INTO certificate_name (issuer_id, serial_hex, name) "
       "VALUES (%s, %s, %s)" },
     { "issue_app_issued", "UPDATE application SET status = 'issued' WHERE id = %s" },
+    { "issue_evidence_insert", "INSERT INTO issuance_evidence (issuer_id, serial_hex, name, kind, ref_id) "
+      "VALUES (%s, %s, %s, %s, %s)" },
     { "issue_ocsp_queue", "INSERT INTO ocsp_pending (issuer_id, serial_hex) VALUES (%s, %s) "
       "ON DUPLICATE KEY UPDATE queued_at = NOW(6)" },
     { NULL, NULL }
-};
-
-const char *ec_issue_check_dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton)
-{
-    return a->government ? NULL : "dcv.required_short";
-}
-
-const ec_issue_check_t ec_issue_default_checks[] = {
-    { "dcv", ec_issue_check_dcv_gate, NULL },
-    { NULL, NULL, NULL }
 };
 
 static void refuse(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *actor,
@@ -40,6 +32,16 @@ static void refuse(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *
 {
     ec_audit(s, p, actor, event, apr_psprintf(p, "application %s envelope %s server %s: %s",
                                                a->id, a->envelope_ref, a->server_name, why));
+}
+
+static const char *evidence_text(apr_pool_t *p, const apr_array_header_t *ev)
+{
+    const char *out = "";
+    for (int i = 0; i < ev->nelts; i++) {
+        const ec_issue_evidence_t *e = &APR_ARRAY_IDX(ev, i, ec_issue_evidence_t);
+        out = apr_psprintf(p, "%s%s%s:%s#%s", out, i ? "," : "", e->kind, e->name, e->ref_id);
+    }
+    return *out ? out : "none";
 }
 
 /* Independent check of the HSM's work before anything is stored. */
@@ -65,7 +67,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     const char *cn_alabel, *count, *status, *lint, *spki_hex;
     const uint8_t *tbs;
     size_t tbs_len;
-    apr_array_header_t *names;
+    apr_array_header_t *names, *evidence;
     apr_status_t rv;
     int shard;
 
@@ -121,13 +123,16 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         res->message = apr_pstrcat(p, "the application is ", status, NULL);
         return APR_SUCCESS;
     }
+    evidence = apr_array_make(p, 8, sizeof(ec_issue_evidence_t));
     for (const ec_issue_check_t *chk = ctx->checks; chk && chk->name; chk++) {
-        const char *why = chk->fn(s, p, a, chk->baton);
+        const char *detail = NULL, *why = chk->fn(s, p, a, chk->baton, evidence, &detail);
         if (why) {
             ec_store_end(s, 1);
             res->status = EC_ISSUE_PRECHECK;
             res->message = why;
-            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, NULL));
+            res->detail = detail;
+            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, detail ? ": " : "",
+                                                                  detail ? detail : "", NULL));
             return APR_SUCCESS;
         }
     }
@@ -185,6 +190,11 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     for (int i = 0; i < names->nelts && !s->failed; i++)
         ec_store_exec(s, p, "issue_name_insert", NULL,
                       EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));
+    for (int i = 0; i < evidence->nelts && !s->failed; i++) {
+        const ec_issue_evidence_t *e = &APR_ARRAY_IDX(evidence, i, ec_issue_evidence_t);
+        ec_store_exec(s, p, "issue_evidence_insert", NULL,
+                      EC_ARGS(res->issuer_id, res->serial_hex, e->name, e->kind, e->ref_id));
+    }
     if (!s->failed)
         ec_store_exec(s, p, "issue_app_issued", NULL, EC_ARGS(a->id));
     if (!s->failed)
@@ -192,9 +202,10 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     if (!s->failed)
         ec_audit(s, p, actor, "certificate.issue",
                  apr_psprintf(p, "application %s envelope %s issuer %s serial %s server %s type %s "
-                              "names %d key %s valid %s to %s", a->id, a->envelope_ref, is->cn,
+                              "names %d key %s valid %s to %s evidence %s", a->id, a->envelope_ref, is->cn,
                               res->serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
-                              ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after)));
+                              ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after),
+                              evidence_text(p, evidence)));
     if (ec_store_end(s, 0) != APR_SUCCESS)
         goto internal;
     res->status = EC_ISSUE_OK;

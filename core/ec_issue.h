@@ -1,8 +1,8 @@
 /* Issuance (CPS 4.3.1, R-5, R-6): the one pipeline the subscriber pages and
  * `ecertctl issue` share. CSR checks -> key blocklists -> pre-issuance checks (the
  * stage where DCV and CAA plug in) -> App. B profile -> lint -> C_Sign in the HSM ->
- * certificate, names, application status, OCSP pre-signing request and audit event
- * in one transaction. */
+ * certificate, names, application status, OCSP pre-signing request, the evidence the
+ * checks relied on and audit event in one transaction. */
 #ifndef EC_ISSUE_H
 #define EC_ISSUE_H
 
@@ -13,21 +13,24 @@
 
 extern const ec_stmt_t ec_issue_stmts[];
 
+/* What an issuance relied on, kept with the certificate (issuance_evidence). */
+typedef struct {
+    const char *name;                /* the certificate name */
+    const char *kind;                /* "dcv" | "caa" */
+    const char *ref_id;              /* the dcv_validation or caa_check row */
+} ec_issue_evidence_t;
+
 /* A pre-issuance check runs inside the issuance transaction with the application row
- * locked. It returns NULL to pass, or a message-catalogue key ("dcv.required") that
- * tells the subscriber why the certificate cannot be issued yet. */
-typedef const char *ec_issue_check_fn(ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
-                                      void *baton);
+ * locked. It returns NULL to pass, or a message-catalogue key ("dcv.required") that tells the
+ * subscriber why the certificate cannot be issued yet, with *detail a sentence naming the
+ * name and the reason. It may append to evidence (ec_issue_evidence_t). */
+typedef const char *ec_issue_check_fn(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+                                      apr_array_header_t *evidence, const char **detail);
 typedef struct {
     const char *name;
     ec_issue_check_fn *fn;
     void *baton;
 } ec_issue_check_t;
-
-/* Until domain validation lands: government (B/D) applications pass (User Guide C.4),
- * every other one needs DCV first. */
-const char *ec_issue_check_dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton);
-extern const ec_issue_check_t ec_issue_default_checks[];   /* ends with name NULL */
 
 typedef struct {
     ec_p11 *p11;
@@ -51,6 +54,7 @@ typedef struct {
     int bits;
     const char *cn;                  /* CN of the request as written */
     const char *message;
+    const char *detail;              /* EC_ISSUE_PRECHECK: a sentence (which name, why) */
     const char *issuer_id, *serial_hex;
     const uint8_t *der; size_t der_len;
     time_t not_before, not_after;

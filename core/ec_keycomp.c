@@ -40,12 +40,6 @@ const char *ec_keycomp_err_key(ec_kc_err_t e)
     return e >= 0 && e < EC_KC_ERR_MAX ? err_keys[e] : "keycomp.not_evidence";
 }
 
-void ec_wipe(void *data, size_t len)
-{
-    if (data && len)
-        OPENSSL_cleanse(data, len);
-}
-
 /* The armour is split in two literals: no source file holds a private key's header. */
 #define PEM_KEY_ARMOUR "PRIVATE KEY" "-----"
 

@@ -66,7 +66,4 @@ apr_status_t ec_keycomp_act(ec_store_t *s, apr_pool_t *p, const ec_notice_ctx_t 
 apr_status_t ec_keycomp_serials(ec_store_t *s, apr_pool_t *p, const char *spki_sha256_hex,
                                 apr_array_header_t **serials);
 
-/* Overwrites a secret in memory (OPENSSL_cleanse: not optimised away). */
-void ec_wipe(void *data, size_t len);
-
 #endif

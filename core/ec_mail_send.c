@@ -13,7 +13,9 @@ const ec_stmt_t ec_mail_send_stmts[] = {
     { "mail_claim", "UPDATE mail_queue SET claimed_by = %s, claimed_until = NOW(6) + INTERVAL " CLAIM
       " SECOND WHERE id = %s AND sent_at IS NULL AND (claimed_until IS NULL OR claimed_until < NOW(6))" },
     { "mail_get", "SELECT mail_from, rcpt_to, message FROM mail_queue WHERE id = %s AND claimed_by = %s" },
+    /* A validation code is a secret of the mailbox: once delivered, the CA keeps no copy. */
     { "mail_sent", "UPDATE mail_queue SET sent_at = NOW(6), attempts = attempts + 1, last_error = NULL, "
+      "message = IF(kind = 'dcv-code', '', message), "
       "claimed_by = NULL, claimed_until = NULL WHERE id = %s AND claimed_by = %s" },
     { "mail_failed", "UPDATE mail_queue SET attempts = attempts + 1, last_error = %s, "
       "next_attempt = NOW(6) + INTERVAL LEAST(3600, 30 * POW(2, LEAST(attempts, 7))) SECOND, "

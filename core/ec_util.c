@@ -164,3 +164,9 @@ time_t ec_sqltime_parse(const char *s)
     tm.tm_mon -= 1;
     return timegm(&tm);
 }
+
+void ec_wipe(void *data, size_t len)
+{
+    if (data && len)
+        OPENSSL_cleanse(data, len);
+}

@@ -28,5 +28,7 @@ char *ec_sqltime(apr_pool_t *p, time_t t);
 time_t ec_sqltime_parse(const char *s);
 /* Constant-time comparison. */
 int ec_memeq(const void *a, const void *b, size_t len);
+/* Overwrites a secret where the compiler cannot optimise it away. */
+void ec_wipe(void *data, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 #include "mod_ecert.h"
 #include "ec_app.h"
 #include "ec_csr.h"
+#include "ec_dcv_gate.h"
 #include "ec_dns.h"
 #include "ec_flow.h"
 #include "ec_issue.h"
@@ -48,7 +49,7 @@ static const char *type_key(const char *cert_type)
     return "type.standard";
 }
 
-static void app_vars(ecert_req_t *q, const ec_app_t *a)
+void ecert_app_vars(ecert_req_t *q, ec_app_t *a)
 {
     apr_pool_t *p = q->r->pool;
     ec_tmpl_vars *v = q->vars;
@@ -117,12 +118,12 @@ static const ecert_issuer_t *issuer_of(ecert_req_t *q, const char *cn)
     return NULL;
 }
 
-static const char *step_of(const ec_app_t *a)
+const char *ecert_step_of(ecert_req_t *q, ec_app_t *a)
 {
     if (!strcmp(a->status, "approved"))
         return "/confirm";
     if (!strcmp(a->status, "confirmed"))
-        return a->government ? "/csr" : "/dcv";
+        return a->government || ecert_dcv_done(q, a) ? "/csr" : "/dcv";
     if (!strcmp(a->status, "issued"))
         return "/certificate";
     if (!strcmp(a->status, "accepted"))
@@ -137,7 +138,7 @@ int ecert_message(ecert_req_t *q, const char *key, int status, int is_error)
     return ecert_render(q, "message", status);
 }
 
-static int forbidden_form(ecert_req_t *q)
+int ecert_forbidden_form(ecert_req_t *q)
 {
     /* A form without this session's token: refused, nothing changed. */
     return ecert_message(q, "error.csrf", HTTP_FORBIDDEN, 1);
@@ -254,7 +255,7 @@ static int do_login(ecert_req_t *q)
         return login_page(q, "error.login", HTTP_FORBIDDEN);
     if ((rc = ecert_start_session(q, a, "flow")) != OK)
         return rc;
-    return ecert_redirect(q, step_of(a));
+    return ecert_redirect(q, ecert_step_of(q, a));
 }
 
 /* ------------------------------------------------------------ confirm (C.3) */
@@ -265,13 +266,13 @@ static int confirm(ecert_req_t *q, ec_app_t *a)
     int rc;
 
     if (q->r->method_number == M_GET) {
-        app_vars(q, a);
+        ecert_app_vars(q, a);
         return ecert_render(q, "confirm", HTTP_OK);
     }
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
     if (!ecert_csrf_ok(q))
-        return forbidden_form(q);
+        return ecert_forbidden_form(q);
     action = ecert_field(q, "action");
     if (!action || (strcmp(action, "confirm") && strcmp(action, "confirm_zh")))
         return HTTP_BAD_REQUEST;
@@ -279,7 +280,7 @@ static int confirm(ecert_req_t *q, ec_app_t *a)
                          ecert_actor(q, a->envelope_ref));
     if (rc != APR_SUCCESS && rc != APR_EINVAL)
         return ecert_unavailable(q, "error.unavailable");
-    return ecert_redirect(q, step_of(a));
+    return ecert_redirect(q, ecert_step_of(q, a));
 }
 
 /* ------------------------------------------------------------ CSR (C.5) and issuance */
@@ -290,7 +291,7 @@ static ec_issue_ctx_t issue_ctx(ecert_req_t *q)
     memset(&ctx, 0, sizeof(ctx));
     ctx.p11 = q->conf->p11;
     ctx.profile = q->conf->profile;
-    ctx.checks = ec_issue_default_checks;
+    ctx.checks = ec_dcv_issue_checks(q->r->pool, q->conf->dcv_env);
     for (int i = 0; i < q->conf->issuers->nelts; i++) {
         const ecert_issuer_t *is = &APR_ARRAY_IDX(q->conf->issuers, i, ecert_issuer_t);
         if (!strcmp(is->role, "ssl"))
@@ -343,13 +344,13 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     const char *pem, *sizes = "";
     int rc;
 
-    app_vars(q, a);
+    ecert_app_vars(q, a);
     if (r->method_number == M_GET)
         return ecert_render(q, "csr", HTTP_OK);
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
     if (!ecert_csrf_ok(q))
-        return forbidden_form(q);
+        return ecert_forbidden_form(q);
     pem = ecert_field(q, "csr");
     if (!pem)
         pem = "";
@@ -375,10 +376,11 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     case EC_ISSUE_PRECHECK:
         ec_tmpl_set(q->vars, "csr_text", pem);
         ec_tmpl_set(q->vars, "error_code", res.message);
+        ec_tmpl_set(q->vars, "error_detail", res.detail);
         ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, res.message, q->vars));
         return ecert_render(q, "csr", HTTP_FORBIDDEN);
     case EC_ISSUE_STATE:
-        return ecert_redirect(q, step_of(a));
+        return ecert_redirect(q, ecert_step_of(q, a));
     case EC_ISSUE_LINT:
         return ecert_message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
     default:
@@ -393,7 +395,7 @@ static int certificate_page(ecert_req_t *q, ec_app_t *a, const char *error_key, 
     ec_flow_cert_t c;
     if (ec_flow_certificate(q->store, q->r->pool, a->id, &c) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
-    app_vars(q, a);
+    ecert_app_vars(q, a);
     cert_vars(q, q->vars, &c);
     if (error_key)
         ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
@@ -408,9 +410,9 @@ static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
     if (!ecert_csrf_ok(q))
-        return forbidden_form(q);
+        return ecert_forbidden_form(q);
     if (strcmp(a->status, "issued"))
-        return ecert_redirect(q, step_of(a));
+        return ecert_redirect(q, ecert_step_of(q, a));
     if (accept)
         rv = ec_flow_accept(q->store, q->r->pool, a, ecert_actor(q, a->envelope_ref));
     else {
@@ -430,10 +432,10 @@ static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
                             ecert_actor(q, a->envelope_ref));
     }
     if (rv == APR_EINVAL)
-        return ecert_redirect(q, step_of(a));
+        return ecert_redirect(q, ecert_step_of(q, a));
     if (rv != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
-    return ecert_redirect(q, step_of(a));
+    return ecert_redirect(q, ecert_step_of(q, a));
 }
 
 /* ------------------------------------------------------------ download (C.7) */
@@ -503,7 +505,7 @@ static int download(ecert_req_t *q, ec_app_t *a)
         return ecert_unavailable(q, "error.unavailable");
     if (!strncmp(q->path, "/download/", 10))
         return send_cert_file(q, &c, q->path + 10);
-    app_vars(q, a);
+    ecert_app_vars(q, a);
     download_vars(q, &c);
     return ecert_render(q, "download", HTTP_OK);
 }
@@ -596,7 +598,7 @@ int ecert_pages(ecert_req_t *q)
             return do_login(q);
         if (q->session && q->session->app_id && !strcmp(q->session->purpose, "flow") &&
             ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) == APR_SUCCESS)
-            return ecert_redirect(q, step_of(a));
+            return ecert_redirect(q, ecert_step_of(q, a));
         return login_page(q, NULL, HTTP_OK);
     }
     if (!strcmp(path, "/logout")) {
@@ -605,7 +607,7 @@ int ecert_pages(ecert_req_t *q)
         if ((rc = ecert_read_form(q)) != OK)
             return rc;
         if (!ecert_csrf_ok(q))
-            return forbidden_form(q);
+            return ecert_forbidden_form(q);
         ec_session_destroy(q->store, r->pool, q->session->cookie);
         ecert_set_session_cookie(q, "", 0);
         return ecert_redirect(q, "/login");
@@ -620,15 +622,14 @@ int ecert_pages(ecert_req_t *q)
     if (ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
 
-    if (!strcmp(path, "/confirm") && !strcmp(step_of(a), "/confirm"))
+    if (!strcmp(path, "/confirm") && !strcmp(ecert_step_of(q, a), "/confirm"))
         return confirm(q, a);
     if (!strcmp(path, "/confirm") && post && !strcmp(a->status, "confirmed"))
         return confirm(q, a);
-    if (!strcmp(path, "/dcv") && get && !strcmp(step_of(a), "/dcv")) {
-        app_vars(q, a);
-        return ecert_render(q, "dcv", HTTP_OK);
-    }
-    if (!strcmp(path, "/csr") && !strcmp(step_of(a), "/csr"))
+    if ((!strcmp(path, "/dcv") || !strncmp(path, "/dcv/", 5)) && !strcmp(a->status, "confirmed") &&
+        !a->government)
+        return ecert_dcv_pages(q, a);
+    if (!strcmp(path, "/csr") && !strcmp(ecert_step_of(q, a), "/csr"))
         return csr_page(q, a);
     if (!strcmp(path, "/csr") && post && !strcmp(a->status, "confirmed"))
         return csr_page(q, a);                 /* the pipeline says why not (DCV) */
@@ -641,16 +642,16 @@ int ecert_pages(ecert_req_t *q)
     if ((!strcmp(path, "/download") || !strncmp(path, "/download/", 10)) && get &&
         !strcmp(a->status, "accepted"))
         return download(q, a);
-    if (!strcmp(path, "/closed") && get && !strcmp(step_of(a), "/closed")) {
-        app_vars(q, a);
+    if (!strcmp(path, "/closed") && get && !strcmp(ecert_step_of(q, a), "/closed")) {
+        ecert_app_vars(q, a);
         return ecert_message(q, !strcmp(a->status, "rejected") ? "info.rejected" : "info.closed", HTTP_OK, 0);
     }
     if (post) {
         if ((rc = ecert_read_form(q)) != OK)
             return rc;
         if (!ecert_csrf_ok(q))
-            return forbidden_form(q);
+            return ecert_forbidden_form(q);
     }
     /* Any other step: back to where this application stands. */
-    return ecert_redirect(q, step_of(a));
+    return ecert_redirect(q, ecert_step_of(q, a));
 }

@@ -33,30 +33,10 @@ static const char *reason_key(int reason)
     }
 }
 
-/* A query parameter of a GET form, decoded. */
-static const char *arg(request_rec *r, const char *name)
-{
-    size_t n = strlen(name);
-    char *args, *save, *tok;
-
-    if (!r->args)
-        return NULL;
-    args = apr_pstrdup(r->pool, r->args);
-    for (tok = apr_strtok(args, "&", &save); tok; tok = apr_strtok(NULL, "&", &save))
-        if (!strncmp(tok, name, n) && tok[n] == '=') {
-            char *v = tok + n + 1;
-            for (char *c = v; *c; c++)
-                if (*c == '+')
-                    *c = ' ';
-            return ap_unescape_url(v) == OK ? v : NULL;
-        }
-    return NULL;
-}
-
 /* "issuer:serial" of the select form. */
 static int cert_arg(request_rec *r, const char **issuer_id, const char **serial_hex)
 {
-    const char *v = arg(r, "cert"), *colon;
+    const char *v = ecert_arg(r, "cert"), *colon;
 
     if (!v || !(colon = strchr(v, ':')) || colon == v || !(*serial_hex = ec_flow_serial_norm(r->pool, colon + 1)))
         return 0;
@@ -69,7 +49,7 @@ static int cert_arg(request_rec *r, const char **issuer_id, const char **serial_
 
 static int reason_arg(request_rec *r, int *reason)
 {
-    const char *v = arg(r, "reason");
+    const char *v = ecert_arg(r, "reason");
     *reason = v ? ec_reason_parse(v) : EC_REASON_UNSPECIFIED;
     return ec_subrevoke_reason_ok(*reason);
 }

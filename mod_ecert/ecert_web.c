@@ -12,7 +12,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
-#include "ec_keycomp.h"
+#include "ec_util.h"
 
 #define SESSION_COOKIE "ecert_sid"
 #define LANG_COOKIE "ecert_lang"
@@ -277,4 +277,24 @@ const char *ecert_actor(ecert_req_t *q, const char *envelope_ref)
 {
     return apr_psprintf(q->r->pool, "subscriber:%s@%s", envelope_ref ? envelope_ref : "-",
                         q->r->useragent_ip);
+}
+
+/* A query parameter of a GET form, decoded. */
+const char *ecert_arg(request_rec *r, const char *name)
+{
+    size_t n = strlen(name);
+    char *args, *save, *tok;
+
+    if (!r->args)
+        return NULL;
+    args = apr_pstrdup(r->pool, r->args);
+    for (tok = apr_strtok(args, "&", &save); tok; tok = apr_strtok(NULL, "&", &save))
+        if (!strncmp(tok, name, n) && tok[n] == '=') {
+            char *v = tok + n + 1;
+            for (char *c = v; *c; c++)
+                if (*c == '+')
+                    *c = ' ';
+            return ap_unescape_url(v) == OK ? v : NULL;
+        }
+    return NULL;
 }

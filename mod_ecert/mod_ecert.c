@@ -28,6 +28,9 @@
 #include "ec_keycomp.h"
 #include "ec_report.h"
 #include "ec_subrevoke.h"
+#include "ec_dcv.h"
+#include "ec_dcv_email.h"
+#include "ec_dcv_job.h"
 
 static server_rec *log_server;
 
@@ -35,7 +38,8 @@ static server_rec *log_server;
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
-    ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, NULL
+    ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
+    ec_dcv_job_stmts, ec_dcv_email_stmts, NULL
 };
 
 /* Core log lines go to the main server's error log with the core's own tag. */
@@ -59,6 +63,8 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
     c->mail = apr_pcalloc(p, sizeof(*c->mail));
     c->report_rate_max = ECERT_UNSET;
     c->report_rate_window = ECERT_UNSET;
+    c->dcv = apr_pcalloc(p, sizeof(*c->dcv));
+    ec_dcv_conf_init(c->dcv);
     return c;
 }
 
@@ -88,6 +94,7 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->profile = ec_profile_merge(p, base->profile, add->profile);
     c->crl = ec_crl_conf_merge(p, base->crl, add->crl);
     c->mail = ec_mail_merge(p, base->mail, add->mail);
+    c->dcv = ec_dcv_conf_merge(p, base->dcv, add->dcv);
     return c;
 }
 
@@ -168,6 +175,13 @@ static const char *set_mail(cmd_parms *cmd, void *d, int argc, char *const argv[
                                    : err;
 }
 
+static const char *set_dcv(cmd_parms *cmd, void *d, int argc, char *const argv[])
+{
+    const char *err = ec_dcv_conf_directive(srv_conf(cmd)->dcv, cmd->pool, cmd->directive->directive, argc, argv);
+    return err == EC_DCV_NOT_MINE ? apr_psprintf(cmd->pool, "%s is not a DCV directive", cmd->directive->directive)
+                                  : err;
+}
+
 static const char *set_proof(cmd_parms *cmd, void *d, const char *arg)
 {
     if (!*arg || strlen(arg) > 64)
@@ -244,6 +258,21 @@ static const command_rec ecert_cmds[] = {
                       "the CA's operations address: certificate problem reports go there"),
     AP_INIT_TAKE_ARGV("ECertPublicURL", set_mail, NULL, RSRC_CONF,
                       "public URL of the subscriber pages, for links in notices"),
+    AP_INIT_TAKE_ARGV("ECertDNSTrustAnchor", set_dcv, NULL, RSRC_CONF,
+                      "DNSSEC trust anchor file (DS or DNSKEY records; default Debian's dns-root-data)"),
+    AP_INIT_TAKE_ARGV("ECertDNSRootHints", set_dcv, NULL, RSRC_CONF,
+                      "root hints file (default Debian's dns-root-data)"),
+    AP_INIT_TAKE_ARGV("ECertDNSRootServers", set_dcv, NULL, RSRC_CONF,
+                      "addresses (addr or addr@port) of a private root to iterate from instead of the hints"),
+    AP_INIT_TAKE_ARGV("ECertDNSTimeout", set_dcv, NULL, RSRC_CONF, "seconds one DNS lookup may take (default 10)"),
+    AP_INIT_TAKE_ARGV("ECertCAAIssuerDomain", set_dcv, NULL, RSRC_CONF,
+                      "issuer domain names CAA records name this CA by (default ecert.gov.hk hongkongpost.gov.hk)"),
+    AP_INIT_TAKE_ARGV("ECertDCVEmail", set_dcv, NULL, RSRC_CONF,
+                      "on|off: offer Constructed E-mail validation (never after 2028-03-15)"),
+    AP_INIT_TAKE_ARGV("ECertDCVPrivateAddresses", set_dcv, NULL, RSRC_CONF,
+                      "allow|refuse: Website Change may fetch from private and loopback addresses (a lab; default refuse)"),
+    AP_INIT_TAKE_ARGV("ECertDCVMailsPerHour", set_dcv, NULL, RSRC_CONF,
+                      "validation mails one application may send per hour (default 5)"),
     AP_INIT_TAKE1("ECertKeyCompromiseProof", set_proof, NULL, RSRC_CONF,
                   "CN of a key-compromise proof CSR (default CPS 4.9.12's; the English one is accepted too)"),
     AP_INIT_TAKE2("ECertReportRateLimit", set_report_rate, NULL, RSRC_CONF,
@@ -291,6 +320,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         const char *err;
         ec_crl_conf_finish(c->crl);
         ec_mail_finish(c->mail);
+        ec_dcv_conf_finish(c->dcv, pconf);
         if (!c->crl_dir && c->publish_dir)
             c->crl_dir = apr_pstrcat(pconf, c->publish_dir, "/crl", NULL);
         if (ec_profile_finish(c->profile, pconf, &err) != APR_SUCCESS) {
@@ -326,7 +356,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             }
         }
     }
-    if (ecert_crl_post_config(pconf, s) != OK)
+    if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ecert_mail_post_config(pconf, s);
 }
@@ -357,6 +387,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     }
     ecert_crl_child_init(pchild, s);
     ecert_mail_child_init(pchild, s);
+    ecert_dcv_child_init(pchild, s);
 }
 
 static int ecert_handler(request_rec *r)

@@ -13,6 +13,8 @@
 #include "ec_crl_conf.h"
 #include "ec_mail.h"
 #include "ec_notice.h"
+#include "ec_dcv_conf.h"
+#include "ec_dcv_job.h"
 
 #define ECERT_UNSET -1
 /* Public report forms: submissions per client address and window (ECertReportRateLimit). */
@@ -52,6 +54,8 @@ typedef struct {
     ec_mail_conf_t *mail;          /* relay and addresses, shared with ecertctl */
     const char *kc_proof;          /* CN of a key-compromise proof CSR (NULL: CPS 4.9.12's) */
     int report_rate_max, report_rate_window;
+    ec_dcv_conf_t *dcv;            /* resolver, CAA and DCV settings, shared with ecertctl */
+    ec_dcv_env_t *dcv_env;         /* per child: the resolver the pages' issuances use */
 } ecert_srv_conf;
 
 /* One request to the subscriber pages. */
@@ -80,6 +84,8 @@ int ecert_read_form(ecert_req_t *q);
 /* Zeroes the form's buffer and forgets its fields (after a secret was used). */
 void ecert_wipe_form(ecert_req_t *q);
 const char *ecert_field(ecert_req_t *q, const char *name);
+/* A query parameter, decoded; NULL when absent or malformed. */
+const char *ecert_arg(request_rec *r, const char *name);
 int ecert_csrf_ok(ecert_req_t *q);
 void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age);
 int ecert_send(ecert_req_t *q, const char *type, const char *filename, const void *data, size_t len);
@@ -104,6 +110,14 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s);
 int ecert_mail_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* ecert_dcv.c: the DCV pages (/dcv...) and the node's DCV worker */
+int ecert_dcv_pages(ecert_req_t *q, ec_app_t *a);
+/* Whether a confirmed non-government application has every name validated (and CAA not
+ * known to forbid): its step is then the CSR. */
+int ecert_dcv_done(ecert_req_t *q, ec_app_t *a);
+int ecert_dcv_post_config(apr_pool_t *pconf, server_rec *s);
+void ecert_dcv_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* ecert_pages.c: the pages, and what the other page files share */
 int ecert_pages(ecert_req_t *q);
 int ecert_message(ecert_req_t *q, const char *key, int status, int is_error);
@@ -113,6 +127,11 @@ int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);
 /* Replaces the session by one of purpose ("flow" | "revoke") for the application. */
 int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose);
 ec_notice_ctx_t ecert_notices(ecert_req_t *q);
+/* The application's values every flow page shows (names, organisation, type). */
+void ecert_app_vars(ecert_req_t *q, ec_app_t *a);
+/* Where the application stands: "/confirm", "/dcv", "/csr", "/certificate", ... */
+const char *ecert_step_of(ecert_req_t *q, ec_app_t *a);
+int ecert_forbidden_form(ecert_req_t *q);
 const char *ecert_hk_date(apr_pool_t *p, time_t t);
 
 /* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */

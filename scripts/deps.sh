@@ -15,7 +15,7 @@ PKGS=(
     # test
     gnutls-bin nghttp2-client wrk valgrind
     python3-pytest python3-cryptography python3-pymysql python3-requests python3-dnslib python3-pykcs11
-    python3-aiosmtpd
+    python3-aiosmtpd knot knot-dnsutils bind9-dnsutils dns-root-data publicsuffix
     chromium nodejs npm fonts-wqy-microhei
 )
 

@@ -26,6 +26,9 @@ import subprocess
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dns_lab import DnsLab, DnsLabError  # noqa: E402
+
 SRCDIR_DEFAULT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APACHE = "/usr/sbin/apache2"
 MARIADBD = "/usr/sbin/mariadbd"
@@ -61,6 +64,14 @@ DEMO_APPLICATION = (
     "--branch-zh", "電子證書示範辦公室",
     "--email", "admin@example.com",
     "--period", "1",
+)
+
+
+# The private DNS of a local run: its root zone holds the demo domain's CAA record, so the
+# CA's CAA check before every issuance runs for real (and permits).
+DEMO_DNS_RECORDS = (
+    (".", "example.com.", 3600, "CAA", '0 issue "ecert.gov.hk"'),
+    (".", "example.com.", 3600, "CAA", '0 iodef "mailto:security@example.com"'),
 )
 
 
@@ -208,12 +219,13 @@ class Stack:
     """One e-Cert stack under rundir.  See the module docstring."""
 
     def __init__(self, rundir, port=None, dbport=None, srcdir=None, extra_conf="",
-                 sqldir=None, confdir=None, quiet=False):
+                 sqldir=None, confdir=None, quiet=False, dns_addr=None, moddir=None):
         self.rundir = os.path.abspath(rundir)
         self.port = int(port or os.environ.get("ECERT_PORT") or 8080)
         self.dbport = int(dbport or os.environ.get("ECERT_DBPORT") or 33306)
         self.srcdir = os.path.abspath(srcdir or SRCDIR_DEFAULT)
-        self.moddir = os.path.join(self.srcdir, "build")
+        self.moddir = os.path.abspath(moddir or os.environ.get("ECERT_BUILD") or
+                                      os.path.join(self.srcdir, "build"))
         self.ecertctl = os.path.join(self.moddir, "ecertctl")
         self.sqldir = sqldir or os.path.join(self.srcdir, "sql")
         self.confdir = confdir or os.path.join(self.srcdir, "conf")
@@ -243,6 +255,7 @@ class Stack:
         self.httpd2_dir = os.path.join(r, "httpd2")
         self.softhsm_conf2 = None
         self.pubdir = os.path.join(r, "pub")
+        self.dns = self._dns_lab(os.path.join(r, "dns"), dns_addr)
         # Only the demo envelope's reference number is kept; its PIN exists in clear only
         # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
         self.demo_ref_file = os.path.join(r, "demo-reference")
@@ -252,6 +265,21 @@ class Stack:
         self.admin_user = pwd.getpwuid(os.geteuid()).pw_name
 
     # ------------------------------------------------------------ misc
+
+    @staticmethod
+    def _dns_lab(d, addr):
+        """DNS on addr:53 with delegated zones when addr is given (tests, as root); else the
+        flat root zone on a port of 127.0.0.1, kept across restarts of the same run dir."""
+        if addr:
+            return DnsLab(d, addr, 53)
+        port_file = os.path.join(d, "port")
+        try:
+            port = int(read_text(port_file).strip())
+        except (OSError, ValueError):
+            port = free_port()
+            os.makedirs(d, exist_ok=True)
+            write_file(port_file, "%d\n" % port)
+        return DnsLab(d, "127.0.0.1", port, delegated=False, records=DEMO_DNS_RECORDS)
 
     def say(self, msg):
         if not self.quiet:
@@ -303,6 +331,10 @@ class Stack:
             # httpd children (www-data) traverse RUNDIR to pub/ and tokens/
             os.chmod(self.rundir, 0o755)
         self.start_mariadb()
+        try:
+            self.dns.start()
+        except DnsLabError as e:
+            raise StackError("the private DNS did not start: %s" % e)
         self.db_setup()
         self.db_upgrade()
         self.init_token()
@@ -319,10 +351,12 @@ class Stack:
         self.stop_httpd(2)
         self.stop_httpd(1)
         self.stop_mariadb()
+        self.dns.stop()
 
     def status(self):
         return {
             "mariadb": self.mariadb_pid(),
+            "dns": self.dns.pid(),
             "httpd": self.httpd_pid(1),
             "httpd2": self.httpd_pid(2),
         }
@@ -585,6 +619,7 @@ class Stack:
             "RUNDIR": self.rundir, "SRCDIR": self.srcdir, "PORT": str(port),
             "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.moddir,
             "P11MODULE": self.p11module, "USER_DIRECTIVES": user,
+            "DNSROOT": self.dns.root_server, "DNSANCHOR": self.dns.trust_anchor,
         }
         out = re.sub(r"@([A-Z0-9_]+)@",
                      lambda m: subst.get(m.group(1), m.group(0)), text)

@@ -19,10 +19,10 @@ CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
 def new_application(stack, server_name, cert_type="standard", government=True, extra=(),
                     org_en="Example Company Limited", org_zh=None, branch_en=None,
-                    branch_zh=None, **kw):
+                    branch_zh=None, br_no="12345678", **kw):
     """Registers an application with ecertctl; returns its envelope as a dict."""
     args = ["application", "add", "--server-name", server_name, "--type", cert_type,
-            "--email", "admin@example.com", "--br-no", "12345678"]
+            "--email", "admin@example.com", "--br-no", br_no]
     if org_en:
         args += ["--org-en", org_en]
     if org_zh:

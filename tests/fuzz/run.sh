@@ -13,8 +13,8 @@ CC="${FUZZ_CC:-clang}"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 CFLAGS="-O1 -g $SAN -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -I$SRC/core \
     $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes) \
-    $(pkg-config --cflags p11-kit-1 libidn2 openssl libcurl)"
-LIBS="$(apu-1-config --link-ld) $(apr-1-config --link-ld) $(pkg-config --libs p11-kit-1 libidn2 openssl libcurl)"
+    $(pkg-config --cflags p11-kit-1 libidn2 openssl libcurl libpsl)"
+LIBS="$(apu-1-config --link-ld) $(apr-1-config --link-ld) $(pkg-config --libs p11-kit-1 libidn2 openssl libcurl libpsl) -lunbound"
 
 mkdir -p "$OUT/core"
 objs=()

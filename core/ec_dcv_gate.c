@@ -1,0 +1,97 @@
+#include <string.h>
+#include <apr_strings.h>
+#include "ec_dcv_gate.h"
+#include "ec_caa.h"
+#include "ec_clock.h"
+#include "ec_names.h"
+#include "ec_profile.h"
+
+static const char *names_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+                              apr_array_header_t *evidence, const char **detail)
+{
+    apr_array_header_t *names = ec_profile_names(p, a);
+    for (int i = 0; i < names->nelts; i++)
+        if ((*detail = ec_names_check(p, APR_ARRAY_IDX(names, i, const char *))) != NULL)
+            return "names.refused";
+    return NULL;
+}
+
+static ec_issue_evidence_t *add(apr_array_header_t *ev, const char *name, const char *kind, const char *id)
+{
+    ec_issue_evidence_t *e = apr_array_push(ev);
+    e->name = name;
+    e->kind = kind;
+    e->ref_id = id;
+    return e;
+}
+
+/* User Guide C.4: the Government's bureaux and departments are validated by other means. */
+static const char *dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+                            apr_array_header_t *evidence, const char **detail)
+{
+    ec_dcv_status_t st;
+
+    if (a->government)
+        return NULL;
+    if (ec_dcv_status(s, p, a, ec_clock_now(), &st) != APR_SUCCESS) {
+        *detail = "the validations could not be read";
+        return "dcv.unavailable";
+    }
+    for (int i = 0; i < st.names->nelts; i++) {
+        const ec_dcv_name_t *n = &APR_ARRAY_IDX(st.names, i, ec_dcv_name_t);
+        if (!n->valid_id) {
+            *detail = apr_psprintf(p, "control of %s has not been validated within the last %d days", n->name,
+                                   ec_dcv_reuse_days(ec_clock_now()));
+            return "dcv.required_short";
+        }
+        add(evidence, n->name, "dcv", n->valid_id);
+    }
+    return NULL;
+}
+
+static const char *caa_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+                            apr_array_header_t *evidence, const char **detail)
+{
+    const ec_dcv_env_t *env = baton;
+    apr_array_header_t *names = ec_profile_names(p, a);
+    ec_dcv_status_t st;
+    int have_status;
+
+    if (!env || !env->resolver) {
+        *detail = "the CA's DNS resolver is not available";
+        return "caa.failed_short";
+    }
+    have_status = !a->government && ec_dcv_status(s, p, a, ec_clock_now(), &st) == APR_SUCCESS;
+
+    for (int i = 0; i < names->nelts; i++) {
+        const char *cn = APR_ARRAY_IDX(names, i, const char *), *base = strncmp(cn, "*.", 2) ? cn : cn + 2;
+        const char *method = NULL, *id;
+        ec_caa_result_t c;
+        for (int j = 0; have_status && j < st.names->nelts; j++) {
+            const ec_dcv_name_t *n = &APR_ARRAY_IDX(st.names, j, ec_dcv_name_t);
+            if (!strcmp(n->name, base) && n->valid_method)
+                method = ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method));
+        }
+        ec_caa_check(env->resolver, p, &env->conf->caa, cn, method, &c);
+        if (c.verdict != EC_CAA_PERMIT) {
+            *detail = apr_psprintf(p, "%s: %s", cn, c.why);
+            return c.verdict == EC_CAA_FORBID ? "caa.forbid_short" : "caa.failed_short";
+        }
+        if (ec_dcv_record_caa(s, p, a, cn, ec_clock_now(), "permit", c.reason, NULL, c.relevant_at, c.evidence,
+                              &id) != APR_SUCCESS) {
+            *detail = "the CAA result could not be stored";
+            return "caa.failed_short";
+        }
+        add(evidence, cn, "caa", id);
+    }
+    return NULL;
+}
+
+const ec_issue_check_t *ec_dcv_issue_checks(apr_pool_t *p, const ec_dcv_env_t *env)
+{
+    ec_issue_check_t *c = apr_pcalloc(p, 4 * sizeof(*c));
+    c[0] = (ec_issue_check_t){ "names", names_gate, NULL };
+    c[1] = (ec_issue_check_t){ "dcv", dcv_gate, NULL };
+    c[2] = (ec_issue_check_t){ "caa", caa_gate, (void *)env };
+    return c;
+}

@@ -1,0 +1,255 @@
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_lib.h>
+#include "ec_dcv_job.h"
+#include "ec_audit.h"
+#include "ec_caa.h"
+#include "ec_clock.h"
+#include "ec_dcv_web.h"
+#include "ec_log.h"
+#include "ec_profile.h"
+#include "ec_util.h"
+
+#define STALE_S "120"
+
+const ec_stmt_t ec_dcv_job_stmts[] = {
+    /* Assignments run left to right: kind and queued_at see the old state. */
+    { "dcv_job_queue", "INSERT INTO dcv_job (application_id, kind, state, queued_at) VALUES (%s, %s, 'queued', NOW(6)) "
+      "ON DUPLICATE KEY UPDATE kind = IF(state = 'done', VALUES(kind), kind), "
+      "queued_at = IF(state = 'done', NOW(6), queued_at), state = IF(state = 'done', 'queued', state)" },
+    { "dcv_job_claim", "UPDATE dcv_job SET state = 'running', owner = %s, claimed_at = NOW(6) "
+      "WHERE state = 'queued' OR (state = 'running' AND claimed_at < NOW(6) - INTERVAL " STALE_S " SECOND) "
+      "ORDER BY queued_at LIMIT 1" },
+    { "dcv_job_mine", "SELECT j.application_id, j.kind, a.envelope_ref FROM dcv_job j JOIN application a "
+      "ON a.id = j.application_id WHERE j.owner = %s AND j.state = 'running' LIMIT 1" },
+    { "dcv_job_renew", "UPDATE dcv_job SET claimed_at = NOW(6) WHERE application_id = %s AND owner = %s "
+      "AND state = 'running'" },
+    { "dcv_job_done", "UPDATE dcv_job SET state = 'done', finished_at = NOW(6) WHERE application_id = %s "
+      "AND owner = %s AND state = 'running'" },
+    { NULL, NULL }
+};
+
+apr_status_t ec_dcv_queue(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *kind, const char *actor)
+{
+    apr_status_t rv = ec_store_exec(s, p, "dcv_job_queue", NULL, EC_ARGS(a->id, kind));
+    if (rv == APR_SUCCESS)
+        ec_audit(s, p, actor, "dcv.check",
+                 apr_psprintf(p, "application %s envelope %s %s check queued", a->id, a->envelope_ref, kind));
+    return rv;
+}
+
+static const char *trimmed(apr_pool_t *p, const char *s)
+{
+    const char *e;
+    while (apr_isspace(*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && apr_isspace(e[-1]))
+        e--;
+    return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
+}
+
+/* One TXT set: 1 holds the code, 0 has records but not the code, -1 has none; -2 bogus, -3 failed. */
+static int txt_at(ec_resolver_t *r, apr_pool_t *p, const char *at, const char *code, ec_dcv_txt_result_t *res,
+                  const char **why)
+{
+    ec_dns_answer_t a;
+    if (ec_resolve(r, p, at, EC_DNS_TXT, &a) != APR_SUCCESS) {
+        *why = apr_psprintf(p, "%s cannot be looked up", at);
+        return -3;
+    }
+    res->dns = apr_pstrcat(p, res->dns, *res->dns ? "\n" : "", ec_dns_answer_text(p, at, EC_DNS_TXT, &a), NULL);
+    if (a.security == EC_DNS_BOGUS) {
+        *why = apr_psprintf(p, "the TXT lookup of %s failed DNSSEC validation (%s)", at, a.why);
+        return -2;
+    }
+    if (a.security == EC_DNS_FAILED) {
+        *why = apr_psprintf(p, "the TXT lookup of %s failed (%s)", at, a.why);
+        return -3;
+    }
+    for (int i = 0; i < a.rrs->nelts; i++) {
+        const ec_dns_rr_t *rr = &APR_ARRAY_IDX(a.rrs, i, ec_dns_rr_t);
+        const char *t = ec_dns_txt(p, rr->data, rr->len);
+        if (t && !strcmp(trimmed(p, t), code))
+            return 1;
+    }
+    return a.rrs->nelts ? 0 : -1;
+}
+
+void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const char *code, ec_dcv_txt_result_t *res)
+{
+    const char *under = apr_pstrcat(p, EC_DCV_DNS_LABEL ".", name, NULL), *why = NULL, *why2 = NULL;
+    int at_name, at_under;
+
+    memset(res, 0, sizeof(*res));
+    res->dns = "";
+    at_name = txt_at(r, p, name, code, res, &why);
+    if (at_name == 1) {
+        res->passed = 1;
+        res->reason = "passed";
+        res->detail = apr_psprintf(p, "the TXT record of %s holds the validation code", name);
+        return;
+    }
+    at_under = strlen(under) <= 253 ? txt_at(r, p, under, code, res, &why2) : -1;
+    if (at_under == 1) {
+        res->passed = 1;
+        res->reason = "passed";
+        res->detail = apr_psprintf(p, "the TXT record of %s holds the validation code", under);
+        return;
+    }
+    if (at_name == -2 || at_under == -2) {
+        res->reason = "bogus";
+        res->detail = at_name == -2 ? why : why2;
+    }
+    else if (at_name == -3 || at_under == -3) {
+        res->reason = "dns";
+        res->detail = at_name == -3 ? why : why2;
+    }
+    else if (at_name == 0 || at_under == 0) {
+        res->reason = "code-absent";
+        res->detail = apr_psprintf(p, "the TXT records of %s and %s do not hold the validation code", name, under);
+    }
+    else {
+        res->reason = "not-found";
+        res->detail = apr_psprintf(p, "there is no TXT record at %s or %s", name, under);
+    }
+}
+
+static void check_name(const ec_dcv_env_t *env, apr_pool_t *p, ec_dcv_method_t m, const char *name,
+                       const char *code, ec_dcv_attempt_t *t)
+{
+    if (m == EC_DCV_WEBSITE) {
+        ec_dcv_web_result_t w;
+        ec_dcv_web_fetch(env->resolver, p, env->conf, name, code, &w);
+        t->passed = w.passed;
+        t->reason = w.reason;
+        t->detail = w.detail;
+        t->urls = w.urls;
+        t->dns = w.dns;
+        t->covers_below = 0;       /* BR 3.2.2.4.18: that name only */
+    }
+    else {
+        ec_dcv_txt_result_t d;
+        ec_dcv_txt_check(env->resolver, p, name, code, &d);
+        t->passed = d.passed;
+        t->reason = d.reason;
+        t->detail = d.detail;
+        t->dns = d.dns;
+        t->covers_below = 1;
+    }
+}
+
+/* CAA for every certificate name whose base is validated, with the method it was validated by. */
+static apr_status_t check_caa(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
+                              ec_dcv_renew_fn *renew, void *baton)
+{
+    apr_array_header_t *cert = ec_profile_names(p, a);
+    ec_dcv_status_t st;
+    apr_status_t rv;
+
+    if ((rv = ec_dcv_status(s, p, a, ec_clock_now(), &st)) != APR_SUCCESS)
+        return rv;
+    for (int i = 0; i < cert->nelts; i++) {
+        const char *cn = APR_ARRAY_IDX(cert, i, const char *), *base = strncmp(cn, "*.", 2) ? cn : cn + 2;
+        const ec_dcv_name_t *n = NULL;
+        ec_caa_result_t c;
+        for (int j = 0; j < st.names->nelts; j++)
+            if (!strcmp(APR_ARRAY_IDX(st.names, j, ec_dcv_name_t).name, base))
+                n = &APR_ARRAY_IDX(st.names, j, ec_dcv_name_t);
+        if (!n || !n->valid_id)
+            continue;
+        if (renew)
+            renew(baton);
+        ec_caa_check(env->resolver, p, &env->conf->caa, cn,
+                     ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method)), &c);
+        if ((rv = ec_dcv_record_caa(s, p, a, cn, ec_clock_now(),
+                                    c.verdict == EC_CAA_PERMIT ? "permit" : c.verdict == EC_CAA_FORBID ? "forbid" : "failed",
+                                    c.reason, c.why, c.relevant_at, c.evidence, NULL)) != APR_SUCCESS)
+            return rv;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
+                        const char *kind, const char *actor, ec_dcv_renew_fn *renew, void *baton)
+{
+    ec_dcv_method_t m = ec_dcv_method_parse(kind);
+    ec_dcv_status_t st;
+    const char *code, *code_id, *code_hash;
+    time_t expires, now = ec_clock_now();
+    uint8_t h[32];
+    apr_status_t rv;
+
+    if (m == EC_DCV_WEBSITE || m == EC_DCV_DNS) {
+        if (!(ec_dcv_methods(env->conf, a, now) & m))
+            return APR_EINVAL;
+        if ((rv = ec_dcv_status(s, p, a, now, &st)) != APR_SUCCESS ||
+            (rv = ec_dcv_code(s, p, a, m, now, &code, &code_id, &expires)) != APR_SUCCESS)
+            return rv;
+        ec_sha256(code, strlen(code), h);
+        code_hash = ec_hex(p, h, 32);
+        for (int i = 0; i < st.names->nelts; i++) {
+            const ec_dcv_name_t *n = &APR_ARRAY_IDX(st.names, i, ec_dcv_name_t);
+            ec_dcv_attempt_t t;
+            if (n->valid_id)
+                continue;
+            if (renew)
+                renew(baton);
+            memset(&t, 0, sizeof(t));
+            t.app = a;
+            t.method = m;
+            t.code_id = code_id;
+            t.code_hash = code_hash;
+            t.name = n->name;
+            t.domain = n->name;
+            check_name(env, p, m, n->name, code, &t);
+            t.at = ec_clock_now();
+            if ((rv = ec_dcv_record(s, p, &t, actor)) != APR_SUCCESS)
+                return rv;
+        }
+    }
+    else if (strcmp(kind, "caa"))
+        return APR_EINVAL;
+    return check_caa(s, p, env, a, renew, baton);
+}
+
+typedef struct {
+    ec_store_t *s;
+    apr_pool_t *p;
+    const char *app_id, *owner;
+} renew_t;
+
+static void renew_claim(void *baton)
+{
+    renew_t *r = baton;
+    ec_store_exec(r->s, r->p, "dcv_job_renew", NULL, EC_ARGS(r->app_id, r->owner));
+}
+
+apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const char *owner, int *ran)
+{
+    const char *cols[3];
+    ec_app_t *a;
+    renew_t r;
+    int n = 0;
+    apr_status_t rv;
+
+    *ran = 0;
+    if (!env->resolver)
+        return APR_SUCCESS;        /* the checks wait for a node that can resolve */
+    if ((rv = ec_store_exec(s, p, "dcv_job_claim", &n, EC_ARGS(owner))) != APR_SUCCESS || !n)
+        return rv;
+    if ((rv = ec_store_get1(s, p, "dcv_job_mine", 3, cols, EC_ARGS(owner))) != APR_SUCCESS)
+        return rv == APR_ENOENT ? APR_SUCCESS : rv;
+    *ran = 1;
+    r.s = s;
+    r.p = p;
+    r.app_id = cols[0];
+    r.owner = owner;
+    if ((rv = ec_app_load(s, p, cols[2], &a)) == APR_SUCCESS)
+        rv = ec_dcv_run(s, p, env, a, cols[1], "dcv-worker", renew_claim, &r);
+    if (rv != APR_SUCCESS)
+        ec_log(EC_LOG_ERR, "ECD0001", "the %s check of application %s stopped: %s", cols[1], cols[0],
+               rv == APR_EINVAL ? "that method does not apply to it" : "database");
+    ec_store_exec(s, p, "dcv_job_done", NULL, EC_ARGS(cols[0], owner));
+    return rv == APR_EINVAL ? APR_SUCCESS : rv;
+}
