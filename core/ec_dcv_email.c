@@ -21,7 +21,8 @@ const ec_stmt_t ec_dcv_email_stmts[] = {
       "AND NOT spent" },
     { "dcv_mail_live", "SELECT id, HEX(code_sha256), domain, email_to, tries FROM dcv_code WHERE application_id = %s "
       "AND method = 'email' AND NOT spent AND expires_at > %s ORDER BY id DESC LIMIT 1 FOR UPDATE" },
-    { "dcv_mail_try", "UPDATE dcv_code SET tries = tries + 1, spent = (tries + 1 >= %s) WHERE id = %s" },
+    /* MariaDB assigns left to right: spent sees the incremented count. */
+    { "dcv_mail_try", "UPDATE dcv_code SET tries = tries + 1, spent = (tries >= %s) WHERE id = %s" },
     { "dcv_mail_spend", "UPDATE dcv_code SET spent = TRUE WHERE id = %s" },
     { NULL, NULL }
 };

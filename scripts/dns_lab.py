@@ -52,6 +52,7 @@ class DnsLab:
         self.log = os.path.join(self.dir, "knot.log")
         self.trust_anchor = os.path.join(self.dir, "root.ds")
         self.zones = ["."] + (list(DELEGATED) if self.delegated else [])
+        self.changed_at = 0.0
 
     # ------------------------------------------------------------ what httpd is told
 
@@ -204,6 +205,13 @@ zone:
             self.knotc("zone-abort", zone, check=False)
             raise
         self.knotc("zone-commit", zone)
+        self.changed_at = time.monotonic()
+
+    def settle(self, ttl=1.2):
+        """Waits out the 1 s TTL of what a resolver may have cached before the last change."""
+        left = self.changed_at + ttl - time.monotonic()
+        if left > 0:
+            time.sleep(left)
 
     def unset(self, zone, owner, rtype=None, rdata=None):
         owner = owner if owner.endswith(".") else owner + "."
@@ -211,6 +219,7 @@ zone:
         self.knotc("zone-begin", zone)
         self.knotc("zone-unset", zone, owner, *args, check=False)
         self.knotc("zone-commit", zone)
+        self.changed_at = time.monotonic()
 
     def add(self, owner, rtype, rdata, ttl=1):
         """A record at owner, in whichever zone here holds it."""
