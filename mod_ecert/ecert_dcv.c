@@ -208,6 +208,8 @@ static int dcv_page(ecert_req_t *q, ec_app_t *a)
                 ec_tmpl_vars *av = ec_tmpl_add(q->vars, "addresses");
                 ec_tmpl_set(av, "value", apr_pstrcat(p, ec_dcv_email_locals[l], "@", dom, NULL));
                 ec_tmpl_set(av, "label", apr_pstrcat(p, ec_dcv_email_locals[l], "@", ec_dns_display(p, dom), NULL));
+                ec_tmpl_flag(av, "chosen", st.email_to && !strcmp(st.email_to, apr_pstrcat(p, ec_dcv_email_locals[l],
+                                                                                             "@", dom, NULL)));
             }
         if (st.email_to) {
             ec_tmpl_set(q->vars, "email_to", st.email_to);

@@ -126,3 +126,72 @@ def test_browser_revocation_and_key_compromise_report(stack, playwright, tmp_pat
         assert "永久" in steps["r3-confirm"]["text"]
         assert "證書已撤銷" in steps["r4-done"]["text"]
         assert "報告已記錄" in steps["k2-done"]["text"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the applicants' web sites listen on port 80")
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_domain_validation(stack, playwright, tmp_path, lang):
+    """Website Change, DNS Change and Constructed E-mail through the pages, in a real browser."""
+    from web_sites import ADDR, WebSites
+    from ecert_util import Subscriber
+    sites = WebSites(str(tmp_path)).start()
+    try:
+        tag = "%s%d" % (lang, os.getpid() % 1000)
+        envs = {}
+        for method, name, ctype in (("website", "www.bw-%s.com" % tag, "standard"),
+                                    ("dns", "*.bd-%s.com" % tag, "wildcard"),
+                                    ("email", "www.be-%s.hk" % tag, "standard")):
+            env = new_application(stack, name, ctype, government=False, br_no="7%07d" % (hash(name) % 10 ** 7))
+            envs[method] = env
+            # the subscriber confirmed earlier and publishes what the page gave them
+            sub = Subscriber(stack)
+            sub.login(env)
+            sub.confirm()
+            if method == "website":
+                stack.dns.add(name, "A", ADDR)
+                sites.route(name, "/.well-known/pki-validation/fileauth.txt", body=sub.get("/dcv/fileauth.txt").text)
+            elif method == "dns":
+                code = re.search(r'id="code">([a-z2-7]{32})<', sub.get("/dcv?method=dns").text).group(1)
+                stack.dns.add(name[2:], "TXT", '"%s"' % code)
+        envs["email"]["address"] = "webmaster@be-%s.hk" % tag
+        stack.dns.settle()
+        job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
+               "mail_dir": stack.smtp.dir}
+        for m, env in envs.items():
+            job[m] = {k: env[k] for k in ("server_name", "reference", "pin")}
+        job["email"]["address"] = envs["email"]["address"]
+        jf = tmp_path / "job.json"
+        jf.write_text(json.dumps(job))
+        r = subprocess.run(["node", os.path.join(playwright, "walk_dcv.js"), str(jf)], capture_output=True,
+                           text=True, timeout=300, cwd=playwright)
+    finally:
+        sites.stop()
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    steps = {s["step"]: s for s in report["steps"]}
+    assert set(steps) == {"w1-methods", "w2-instructions", "w3-validated", "w4-csr", "d1-instructions",
+                          "d2-validated", "e1-choose", "e2-sent", "e3-wrong", "e4-validated"}
+    for s in steps.values():
+        assert os.path.getsize(s["screenshot"]) > 10000
+    assert report["states"]["website"] == [[envs["website"]["server_name"], "valid"]]
+    assert report["states"]["dns"] == [[envs["dns"]["server_name"][2:], "valid"]]
+    assert report["states"]["email"] == [[envs["email"]["server_name"], "valid"]]
+    assert steps["w4-csr"]["url"].endswith("/ecert/csr")
+    assert report["fileauth_href"].endswith("/ecert/dcv/fileauth.txt")
+    assert "webmaster@be-%s.hk" % tag in report["addresses"]
+    if lang == "en":
+        assert steps["w1-methods"]["h1"] == "Domain Control Validation (DCV)"
+        assert report["dns_methods"] == ["DNS Change", "Constructed E-mail"]
+        t = steps["d1-instructions"]["text"]
+        assert "Record Type" in t and "TXT" in t and "3600" in t and report["dns_value"] in t
+        assert "within 30 days" in t
+        assert "Validated" in steps["w3-validated"]["text"]
+        assert "not the Validation Code" in steps["e3-wrong"]["text"]
+        assert "CAA: issuance by Hongkong Post is allowed" in steps["e4-validated"]["text"]
+    else:
+        assert steps["w1-methods"]["h1"] == "網域控制驗證（DCV）"
+        assert report["dns_methods"] == ["DNS 變更", "指定電郵"]
+        t = steps["d1-instructions"]["text"]
+        assert "記錄類型" in t and "TXT" in t and "3600" in t and "30 日內" in t
+        assert "已驗證" in steps["w3-validated"]["text"]
+        assert "這不是已發送的驗證碼" in steps["e3-wrong"]["text"]
