@@ -1,6 +1,6 @@
 /* ecertctl dcv: what the CA sees of a domain, with the resolver and settings httpd uses.
  *   dcv caa NAME... [--method website|dns|email]   CAA decision for each name (RFC 8659)
- *   dcv txt NAME CODE                              the DNS Change check of one name
+ *   dcv txt NAME CODE [NAME CODE]...               the DNS Change check of each name
  *   dcv status REFERENCE                           each name of an application and its validation
  *   dcv check REFERENCE website|dns|caa            run the check now (as the worker does)
  * caa and txt print the time each check took, for bench/dcv.sh. */
@@ -23,7 +23,7 @@ static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_dcv_st
 static void __attribute__((noreturn)) dcv_usage(void)
 {
     fputs("usage: ecertctl dcv caa NAME... [--method website|dns|email]\n"
-          "       ecertctl dcv txt NAME CODE\n"
+          "       ecertctl dcv txt NAME CODE [NAME CODE]...\n"
           "       ecertctl dcv status REFERENCE\n"
           "       ecertctl dcv check REFERENCE website|dns|caa\n", stderr);
     exit(ctl_finish(2));
@@ -73,13 +73,23 @@ static int caa(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
     return refused;
 }
 
-static int txt(ctl_t *ctl, ec_dcv_env_t *env, const char *name, const char *code)
+static int txt(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
 {
-    ec_dcv_txt_result_t r;
-    apr_time_t t0 = apr_time_now();
-    ec_dcv_txt_check(env->resolver, ctl->pool, name, code, &r);
-    printf("%s\t%s\t%.3f ms\t%s\n%s\n", name, r.reason, ms_since(t0), r.detail, r.dns);
-    return !r.passed;
+    int failed = 0;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        ec_dcv_txt_result_t r;
+        apr_pool_t *p;
+        apr_time_t t0;
+        apr_pool_create(&p, ctl->pool);
+        t0 = apr_time_now();
+        ec_dcv_txt_check(env->resolver, p, argv[i], argv[i + 1], &r);
+        printf("%s\t%s\t%.3f ms\t%s\n", argv[i], r.reason, ms_since(t0), r.detail);
+        if (getenv("ECERTCTL_DEBUG"))
+            printf("%s\n", r.dns);
+        failed |= !r.passed;
+        apr_pool_destroy(p);
+    }
+    return failed;
 }
 
 static ec_app_t *load(ctl_t *ctl, ec_store_t *s, const char *ref)
@@ -137,8 +147,8 @@ int cmd_dcv(ctl_t *ctl, int argc, char **argv)
     env.resolver = ctl_resolver(ctl, env.conf);
     if (!strcmp(argv[1], "caa"))
         return caa(ctl, &env, argc - 2, argv + 2);
-    if (!strcmp(argv[1], "txt") && argc == 4)
-        return txt(ctl, &env, argv[2], argv[3]);
+    if (!strcmp(argv[1], "txt") && argc >= 4 && argc % 2 == 0)
+        return txt(ctl, &env, argc - 2, argv + 2);
     if (!strcmp(argv[1], "check") && argc == 4) {
         ec_app_t *a;
         ctl_store(ctl, sets, &s);

@@ -63,7 +63,9 @@ def stack(request):
              "ECertMailFrom notices@ca.example.org\n"
              # every test posts from 127.0.0.1: the limit of the public forms is raised, and
              # tests/test_keycomp.py brings it within reach
-             "ECertReportRateLimit 500 3600\n" % (smtp.url, smtp.ca))
+             "ECertReportRateLimit 500 3600\n"
+             # a zone that does not answer fails in 3 s, not the default 10 (tests/test_dcv.py)
+             "ECertDNSTimeout 3\n" % (smtp.url, smtp.ca))
     os.environ["ECERT_TEST_CLOCK"] = os.path.join(rundir, "clock")
     st = Stack(rundir, port, dbport, REPO,
                extra_conf=extra + os.environ.get("ECERT_TEST_EXTRA_CONF", ""),

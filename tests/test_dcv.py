@@ -261,6 +261,43 @@ def test_dns_change_wildcard_and_ev(stack):
     assert verify_chain(stack, pem, role="ev").returncode == 0
 
 
+def test_dns_change_multi_domain_one_bad_of_three_then_website_ev(stack, sites):
+    n1, n2, n3 = unique("md"), unique("md"), unique("md", "hk")
+    env, sub = start(stack, n1, cert_type="multi-domain", extra=[n2, n3])
+    code = code_of(sub.get("/dcv?method=dns"))
+    dns(stack).add(n1, "TXT", '"%s"' % code)
+    dns(stack).add(n3, "TXT", '"%s"' % code)
+    r = check(sub, "dns")
+    st = rows(r)
+    assert (st[n1][0], st[n2][:2], st[n3][0]) == ("valid", ("failed", "not-found"), "valid"), st
+    assert sub.get("/csr").url.endswith("/dcv")
+    r = issue_refused_ctl(stack, env)
+    assert "control of %s has not been validated" % n2 in r.stderr
+    # EV by Website Change
+    e1, e2 = unique("evw"), unique("evw")
+    env, sub = start(stack, e1, cert_type="ev", extra=[e2])
+    sub.get("/dcv?method=website")
+    body = sub.get("/dcv/fileauth.txt").text
+    for n in (e1, e2):
+        site_name(stack, n)
+        sites.route(n, PATH, body=body)
+    r = check(sub, "website")
+    assert all(v[0] == "valid" for v in rows(r).values()), rows(r)
+    assert issue(sub, env).url.endswith("/certificate")
+
+
+def test_lookup_failure_refuses(stack):
+    """A zone whose server does not answer: the TXT check and CAA both refuse, with the reason."""
+    lame = unique("lame")
+    d = dns(stack)
+    d.set("com.", lame, "NS", "ns." + lame + ".", ttl=3600)
+    d.set("com.", "ns." + lame, "A", "127.0.53.254", ttl=3600)      # nothing listens there
+    env, sub = start(stack, "www." + lame)
+    r = check(sub, "dns")
+    assert rows(r)["www." + lame][:2] == ("failed", "dns"), rows(r)
+    assert caa(stack, "www." + lame)["www." + lame][0] == "failed"
+
+
 # ------------------------------------------------------------------ Website Change (BR 3.2.2.4.18)
 
 def test_website_change_multi_domain_one_bad_of_three(stack, sites):
