@@ -286,6 +286,23 @@ static const char *printable(apr_pool_t *p, const uint8_t *d, size_t n)
     return out;
 }
 
+/* One record in presentation form: addresses, CAA as flags tag "value", TXT as its text. */
+static const char *rdata_text(apr_pool_t *p, int type, const ec_dns_rr_t *rr)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const char *txt;
+
+    if ((type == EC_DNS_A && rr->len == 4 && inet_ntop(AF_INET, rr->data, ip, sizeof(ip))) ||
+        (type == EC_DNS_AAAA && rr->len == 16 && inet_ntop(AF_INET6, rr->data, ip, sizeof(ip))))
+        return apr_pstrdup(p, ip);
+    if (type == EC_DNS_CAA && rr->len >= 2 && 2u + rr->data[1] <= rr->len)
+        return apr_psprintf(p, "%u %s \"%s\"", rr->data[0], printable(p, rr->data + 2, rr->data[1]),
+                            printable(p, rr->data + 2 + rr->data[1], rr->len - 2 - rr->data[1]));
+    if (type == EC_DNS_TXT && (txt = ec_dns_txt(p, rr->data, rr->len)) != NULL)
+        return apr_psprintf(p, "\"%s\"", printable(p, (const uint8_t *)txt, strlen(txt)));
+    return printable(p, rr->data, rr->len);
+}
+
 const char *ec_dns_answer_text(apr_pool_t *p, const char *name, int type, const ec_dns_answer_t *a)
 {
     const char *t = type == EC_DNS_TXT ? "TXT" : type == EC_DNS_CAA ? "CAA" : type == EC_DNS_A ? "A"
@@ -296,11 +313,8 @@ const char *ec_dns_answer_text(apr_pool_t *p, const char *name, int type, const 
                              a->ttl);
     for (int i = 0; i < a->rrs->nelts; i++) {
         const ec_dns_rr_t *rr = &APR_ARRAY_IDX(a->rrs, i, ec_dns_rr_t);
-        char ip[INET6_ADDRSTRLEN];
-        const char *v = (type == EC_DNS_A && rr->len == 4 && inet_ntop(AF_INET, rr->data, ip, sizeof(ip))) ||
-                        (type == EC_DNS_AAAA && rr->len == 16 && inet_ntop(AF_INET6, rr->data, ip, sizeof(ip)))
-                      ? ip : printable(p, rr->data, rr->len);
-        out = apr_pstrcat(p, out, i ? "; " : ": \"", v, NULL);
+        const char *v = rdata_text(p, type, rr);
+        out = apr_pstrcat(p, out, i ? "; " : ": ", v, NULL);
     }
-    return a->rrs->nelts ? apr_pstrcat(p, out, "\"", NULL) : out;
+    return out;
 }
