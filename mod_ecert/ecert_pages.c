@@ -220,17 +220,21 @@ ec_notice_ctx_t ecert_notices(ecert_req_t *q)
     return n;
 }
 
-static int login_page(ecert_req_t *q, const char *error_key, int status)
+int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status)
 {
     int rc;
     if (!q->session || q->session->app_id) {
         if ((rc = ecert_new_anonymous_session(q)) != OK)
             return rc;
     }
-    if (error_key) {
+    if (error_key)
         ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
-    }
-    return ecert_render(q, "login", status);
+    return ecert_render(q, page, status);
+}
+
+static int login_page(ecert_req_t *q, const char *error_key, int status)
+{
+    return ecert_login_page(q, "login", error_key, status);
 }
 
 static int do_login(ecert_req_t *q)

@@ -88,14 +88,7 @@ static void cert_row(ecert_req_t *q, ec_tmpl_vars *v, const ec_subcert_t *c)
 
 static int login_form(ecert_req_t *q, const char *error_key, int status)
 {
-    int rc;
-    if (!q->session || q->session->app_id) {
-        if ((rc = ecert_new_anonymous_session(q)) != OK)
-            return rc;
-    }
-    if (error_key)
-        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
-    return ecert_render(q, "revoke_login", status);
+    return ecert_login_page(q, "revoke_login", error_key, status);
 }
 
 static int do_login(ecert_req_t *q)

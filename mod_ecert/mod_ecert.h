@@ -122,6 +122,8 @@ void ecert_dcv_child_init(apr_pool_t *pchild, server_rec *s);
 int ecert_pages(ecert_req_t *q);
 int ecert_message(ecert_req_t *q, const char *key, int status, int is_error);
 int ecert_new_anonymous_session(ecert_req_t *q);
+/* A page with the PIN envelope form ("login", "revoke_login"), in a fresh anonymous session. */
+int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status);
 /* The PIN envelope fields of the form against the store (lockout, rate limit). */
 int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);
 /* Replaces the session by one of purpose ("flow" | "revoke") for the application. */

@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const { chromium } = require('playwright-core');
+const { run } = require('./browser');
 
 // The newest message to `to` in the relay's directory, its base64 text body decoded.
 function mailedCode(dir, to) {
@@ -23,29 +23,8 @@ function mailedCode(dir, to) {
   return null;
 }
 
-async function main() {
-  const job = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const profile = fs.mkdtempSync(path.join(require('os').tmpdir(), 'ecert-chromium-'));
-  const report = { lang: job.lang, steps: [], states: {} };
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: job.chromium,
-    headless: true,
-    javaScriptEnabled: false,
-    locale: job.lang === 'zh' ? 'zh-HK' : 'en-GB',
-    viewport: { width: 1100, height: 900 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-           '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    timeout: 60000,
-  });
-  const page = context.pages()[0] || await context.newPage();
-  page.setDefaultTimeout(30000);
-  const shot = async (name) => {
-    const file = path.join(job.outdir, `${job.lang}-dcv-${name}.png`);
-    await page.screenshot({ path: file, fullPage: true });
-    report.steps.push({ step: name, url: page.url(), h1: (await page.textContent('h1')) || '',
-                        text: (await page.textContent('main')) || '', screenshot: file });
-  };
-  const go = (selector) => Promise.all([page.waitForNavigation(), page.click(selector)]);
+run(async ({ job, context, page, report, shot, go }) => {
+  report.states = {};
   const login = async (env) => {
     await context.clearCookies();
     await page.goto(`${job.base}/ecert/login`);
@@ -63,56 +42,45 @@ async function main() {
     }
     return page.locator('tr.dcv-name').evaluateAll((rows) => rows.map((r) => [r.dataset.name, r.dataset.state]));
   };
-  try {
-    // Website Change
-    await login(job.website);
-    await shot('w1-methods');
-    await go('#m-website');
-    await shot('w2-instructions');
-    report.fileauth_href = await page.getAttribute('#fileauth', 'href');
-    await go('#dcv-confirm');
-    report.states.website = await settled();
-    await shot('w3-validated');
-    await go('#dcv-continue');
-    await shot('w4-csr');
-    // DNS Change (a wildcard: Website Change is not offered)
-    await login(job.dns);
-    report.dns_methods = await page.locator('.methods a').allTextContents();
-    await go('#m-dns');
-    await shot('d1-instructions');
-    report.dns_value = (await page.textContent('#code')).trim();
-    await go('#dcv-confirm');
-    report.states.dns = await settled();
-    await shot('d2-validated');
-    // Constructed E-mail
-    await login(job.email);
-    await go('#m-email');
-    await shot('e1-choose');
-    report.addresses = await page.locator('#address option').allTextContents();
-    await page.selectOption('#address', job.email.address);
-    await go('#email-send-button');
-    await shot('e2-sent');
-    let code = null;
-    for (let i = 0; i < 40 && !code; i++) {
-      code = mailedCode(job.mail_dir, job.email.address);
-      if (!code) await page.waitForTimeout(250);
-    }
-    if (!code) throw new Error('no validation mail for ' + job.email.address);
-    await page.fill('#email-code', 'not-the-code');
-    await go('#email-confirm');
-    await shot('e3-wrong');
-    await page.fill('#email-code', code);
-    await go('#email-confirm');
-    report.states.email = await settled();
-    await shot('e4-validated');
-  } catch (e) {
-    report.error = String(e && e.stack || e);
-    try { await shot('error'); } catch (ignored) { /* the report says enough */ }
-  } finally {
-    await context.close();
-    fs.rmSync(profile, { recursive: true, force: true });
+  // Website Change
+  await login(job.website);
+  await shot('w1-methods');
+  await go('#m-website');
+  await shot('w2-instructions');
+  report.fileauth_href = await page.getAttribute('#fileauth', 'href');
+  await go('#dcv-confirm');
+  report.states.website = await settled();
+  await shot('w3-validated');
+  await go('#dcv-continue');
+  await shot('w4-csr');
+  // DNS Change (a wildcard: Website Change is not offered)
+  await login(job.dns);
+  report.dns_methods = await page.locator('.methods a').allTextContents();
+  await go('#m-dns');
+  await shot('d1-instructions');
+  report.dns_value = (await page.textContent('#code')).trim();
+  await go('#dcv-confirm');
+  report.states.dns = await settled();
+  await shot('d2-validated');
+  // Constructed E-mail
+  await login(job.email);
+  await go('#m-email');
+  await shot('e1-choose');
+  report.addresses = await page.locator('#address option').allTextContents();
+  await page.selectOption('#address', job.email.address);
+  await go('#email-send-button');
+  await shot('e2-sent');
+  let code = null;
+  for (let i = 0; i < 40 && !code; i++) {
+    code = mailedCode(job.mail_dir, job.email.address);
+    if (!code) await page.waitForTimeout(250);
   }
-  process.stdout.write(JSON.stringify(report));
-}
-
-main().catch((e) => { process.stdout.write(JSON.stringify({ error: String(e && e.stack || e) })); process.exit(1); });
+  if (!code) throw new Error('no validation mail for ' + job.email.address);
+  await page.fill('#email-code', 'not-the-code');
+  await go('#email-confirm');
+  await shot('e3-wrong');
+  await page.fill('#email-code', code);
+  await go('#email-confirm');
+  report.states.email = await settled();
+  await shot('e4-validated');
+}, { prefix: 'dcv-' });
