@@ -78,11 +78,14 @@ static int txt(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
     int failed = 0;
     for (int i = 0; i + 1 < argc; i += 2) {
         ec_dcv_txt_result_t r;
+        apr_array_header_t *codes;
         apr_pool_t *p;
         apr_time_t t0;
         apr_pool_create(&p, ctl->pool);
+        codes = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(codes, const char *) = argv[i + 1];
         t0 = apr_time_now();
-        ec_dcv_txt_check(env->resolver, p, argv[i], argv[i + 1], &r);
+        ec_dcv_txt_check(env->resolver, p, argv[i], codes, &r);
         printf("%s\t%s\t%.3f ms\t%s\n", argv[i], r.reason, ms_since(t0), r.detail);
         if (getenv("ECERTCTL_DEBUG"))
             printf("%s\n", r.dns);

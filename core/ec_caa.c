@@ -65,7 +65,8 @@ apr_status_t ec_caa_parse(apr_pool_t *p, const uint8_t *d, size_t len, ec_caa_rr
     size_t tl;
     char *tag;
 
-    if (len < 2 || (tl = d[1]) < 1 || tl > 15 || 2 + tl > len)
+    /* RFC 8659 4.1: at least 1, "SHOULD be no more than 15" octets: longer ones are read too. */
+    if (len < 2 || (tl = d[1]) < 1 || 2 + tl > len)
         return APR_EINVAL;
     tag = apr_palloc(p, tl + 1);
     for (size_t i = 0; i < tl; i++) {
@@ -74,8 +75,7 @@ apr_status_t ec_caa_parse(apr_pool_t *p, const uint8_t *d, size_t len, ec_caa_rr
         tag[i] = (char)apr_tolower(d[2 + i]);
     }
     tag[tl] = 0;
-    if (memchr(d + 2 + tl, 0, len - 2 - tl))
-        return APR_EINVAL;
+    out->value_has_nul = memchr(d + 2 + tl, 0, len - 2 - tl) != NULL;
     out->flags = d[0];
     out->tag = tag;
     out->value = apr_pstrmemdup(p, (const char *)d + 2 + tl, len - 2 - tl);
@@ -164,7 +164,7 @@ static int authorises(apr_pool_t *p, const ec_caa_conf_t *c, const ec_caa_rr_t *
     const char *issuer;
     int ours = 0;
 
-    if (!parse_issue(p, rr->value, &issuer, params))
+    if (rr->value_has_nul || !parse_issue(p, rr->value, &issuer, params))
         return 0;                   /* malformed: authorises no one (RFC 8659 4.2) */
     for (int i = 0; i < c->issuers->nelts; i++)
         ours |= !strcmp(issuer, APR_ARRAY_IDX(c->issuers, i, const char *));

@@ -27,10 +27,12 @@ void ec_caa_finish(ec_caa_conf_t *c, apr_pool_t *p);   /* default ecert.gov.hk, 
 typedef struct {
     int flags;
     const char *tag;                 /* lower case */
-    const char *value;               /* as published; NUL-free */
+    const char *value;               /* as published, up to a NUL */
+    int value_has_nul;               /* an issue value with one authorises no one */
 } ec_caa_rr_t;
 
-/* APR_EINVAL when the RDATA is not a CAA record (short, empty tag, NUL in the value). */
+/* APR_EINVAL when the RDATA is not a CAA record (short, empty tag, a tag of other than letters
+ * and digits). */
 apr_status_t ec_caa_parse(apr_pool_t *p, const uint8_t *rdata, size_t len, ec_caa_rr_t *out);
 
 typedef enum { EC_CAA_PERMIT, EC_CAA_FORBID, EC_CAA_FAILED } ec_caa_verdict_t;

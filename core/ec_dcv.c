@@ -11,26 +11,27 @@
 #define EPOCH_S(c) "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', " c ")"
 
 const ec_stmt_t ec_dcv_stmts[] = {
-    { "dcv_code_current", "SELECT id, code, " EPOCH_S("expires_at") " FROM dcv_code WHERE application_id = %s "
-      "AND method = %s AND expires_at > %s AND NOT spent ORDER BY id DESC LIMIT 1" },
+    { "dcv_code_live", "SELECT id, code, " EPOCH_S("created_at") ", " EPOCH_S("expires_at") " FROM dcv_code "
+      "WHERE application_id = %s AND method = %s AND expires_at > %s AND NOT spent "
+      "ORDER BY created_at DESC, id DESC LIMIT 10" },
     { "dcv_code_insert", "INSERT INTO dcv_code (application_id, method, code, code_sha256, domain, email_to, "
       "created_at, expires_at) VALUES (%s, %s, NULLIF(%s, ''), UNHEX(%s), NULLIF(%s, ''), NULLIF(%s, ''), %s, %s)" },
     { "dcv_code_last", "SELECT id FROM dcv_code WHERE code_sha256 = UNHEX(%s)" },
     { "dcv_email_current", "SELECT email_to, " EPOCH_S("expires_at") ", tries FROM dcv_code WHERE application_id = %s "
       "AND method = 'email' AND expires_at > %s AND NOT spent ORDER BY id DESC LIMIT 1" },
     { "dcv_validations", "SELECT id, domain, method, covers_below, " EPOCH_S("validated_at") ", application_id "
-      "FROM dcv_validation WHERE org_key = UNHEX(%s) AND validated_at >= %s ORDER BY validated_at DESC LIMIT 1000" },
+      "FROM dcv_validation WHERE org_key = UNHEX(%s) AND initiated_at >= %s ORDER BY validated_at DESC LIMIT 1000" },
     { "dcv_attempts", "SELECT name, method, passed, reason, detail, " EPOCH_S("at") " FROM dcv_attempt "
       "WHERE application_id = %s ORDER BY id DESC LIMIT 500" },
     { "dcv_caa_last", "SELECT name, verdict, reason, COALESCE(detail, ''), " EPOCH_S("at") " FROM caa_check "
       "WHERE application_id = %s ORDER BY id DESC LIMIT 500" },
     { "dcv_job_get", "SELECT kind, state FROM dcv_job WHERE application_id = %s AND state <> 'done'" },
     { "dcv_attempt_insert", "INSERT INTO dcv_attempt (application_id, code_id, name, method, code_sha256, at, "
-      "passed, reason, detail, url, email_to, dns) VALUES (%s, NULLIF(%s, ''), %s, %s, UNHEX(NULLIF(%s, '')), %s, "
-      "%s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''))" },
+      "passed, reason, detail, url, email_to, dns, method_ref) VALUES (%s, NULLIF(%s, ''), %s, %s, "
+      "UNHEX(NULLIF(%s, '')), %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), %s)" },
     { "dcv_last_id", "SELECT LAST_INSERT_ID()" },
     { "dcv_validation_insert", "INSERT INTO dcv_validation (org_key, application_id, domain, method, covers_below, "
-      "validated_at, attempt_id) VALUES (UNHEX(%s), %s, %s, %s, %s, %s, %s)" },
+      "method_ref, initiated_at, validated_at, attempt_id) VALUES (UNHEX(%s), %s, %s, %s, %s, %s, %s, %s, %s)" },
     { "dcv_caa_insert", "INSERT INTO caa_check (application_id, name, at, verdict, reason, detail, relevant_at, dns) "
       "VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), %s)" },
     { NULL, NULL }
@@ -47,6 +48,12 @@ ec_dcv_method_t ec_dcv_method_parse(const char *s)
         return 0;
     return !strcmp(s, "website") ? EC_DCV_WEBSITE : !strcmp(s, "dns") ? EC_DCV_DNS
          : !strcmp(s, "email") ? EC_DCV_EMAIL : 0;
+}
+
+const char *ec_dcv_method_ref(ec_dcv_method_t m)
+{
+    return m == EC_DCV_WEBSITE ? "BR " EC_DCV_BR_VERSION " 3.2.2.4.18"
+         : m == EC_DCV_DNS ? "BR " EC_DCV_BR_VERSION " 3.2.2.4.7" : "BR " EC_DCV_BR_VERSION " 3.2.2.4.4";
 }
 
 const char *ec_dcv_method_caa_label(ec_dcv_method_t m)
@@ -121,35 +128,60 @@ apr_status_t ec_dcv_new_code(apr_pool_t *p, char **code)
     return APR_SUCCESS;
 }
 
-apr_status_t ec_dcv_code(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_dcv_method_t m, time_t now,
-                         const char **code, const char **code_id, time_t *expires)
+static apr_status_t live_codes(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *mname, time_t now,
+                               apr_array_header_t *out)
 {
-    const char *cols[3], *mname = ec_dcv_method_name(m);
+    apr_dbd_results_t *res = NULL;
+    apr_dbd_row_t *row;
+    apr_status_t rv;
+
+    if ((rv = ec_store_select(s, p, "dcv_code_live", &res, EC_ARGS(a->id, mname, ec_sqltime(p, now)))) != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
+        ec_dcv_code_t *c = apr_array_push(out);
+        c->id = apr_pstrdup(p, ec_store_col(s, row, 0));
+        c->code = apr_pstrdup(p, ec_store_col(s, row, 1));
+        c->created = (time_t)apr_atoi64(ec_store_col(s, row, 2));
+        c->expires = (time_t)apr_atoi64(ec_store_col(s, row, 3));
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_dcv_codes(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_dcv_method_t m, time_t now,
+                          apr_array_header_t **codes)
+{
+    const char *mname = ec_dcv_method_name(m);
     uint8_t h[32];
     char *fresh;
     apr_status_t rv;
 
-    rv = ec_store_get1(s, p, "dcv_code_current", 3, cols, EC_ARGS(a->id, mname, ec_sqltime(p, now)));
-    if (rv == APR_SUCCESS) {
-        *code_id = cols[0];
-        *code = cols[1];
-        *expires = (time_t)apr_atoi64(cols[2]);
-        return APR_SUCCESS;
-    }
-    if (rv != APR_ENOENT)
+    *codes = apr_array_make(p, 2, sizeof(ec_dcv_code_t));
+    if ((rv = live_codes(s, p, a, mname, now, *codes)) != APR_SUCCESS || (*codes)->nelts)
         return rv;
     if ((rv = ec_dcv_new_code(p, &fresh)) != APR_SUCCESS)
         return rv;
     ec_sha256(fresh, strlen(fresh), h);
-    *expires = now + EC_DCV_CODE_DAYS * 86400;
     if ((rv = ec_store_exec(s, p, "dcv_code_insert", NULL,
                             EC_ARGS(a->id, mname, fresh, ec_hex(p, h, 32), "", "", ec_sqltime(p, now),
-                                    ec_sqltime(p, *expires)))) != APR_SUCCESS)
+                                    ec_sqltime(p, now + EC_DCV_CODE_DAYS * 86400)))) != APR_SUCCESS)
         return rv;
-    if ((rv = ec_store_get1(s, p, "dcv_code_last", 1, code_id, EC_ARGS(ec_hex(p, h, 32)))) != APR_SUCCESS)
+    if ((rv = live_codes(s, p, a, mname, now, *codes)) != APR_SUCCESS)
         return rv;
-    *code = fresh;
-    return APR_SUCCESS;
+    return (*codes)->nelts ? APR_SUCCESS : APR_EGENERAL;
+}
+
+apr_status_t ec_dcv_code(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_dcv_method_t m, time_t now,
+                         const char **code, const char **code_id, time_t *expires)
+{
+    apr_array_header_t *codes;
+    apr_status_t rv = ec_dcv_codes(s, p, a, m, now, &codes);
+    if (rv == APR_SUCCESS) {
+        const ec_dcv_code_t *c = &APR_ARRAY_IDX(codes, 0, ec_dcv_code_t);
+        *code = c->code;
+        *code_id = c->id;
+        *expires = c->expires;
+    }
+    return rv;
 }
 
 static int covers(const char *domain, int below, const char *method, const ec_dcv_name_t *n, time_t now)
@@ -276,6 +308,18 @@ apr_status_t ec_dcv_status(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, time
     return APR_SUCCESS;
 }
 
+/* Evidence fits its column: cut at a character boundary, marked as cut. */
+static const char *clip(apr_pool_t *p, const char *s, size_t max)
+{
+    size_t n;
+    if (!s || strlen(s) <= max)
+        return s ? s : "";
+    n = max - 16;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return apr_pstrcat(p, apr_pstrndup(p, s, n), " [... cut]", NULL);
+}
+
 apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t *t, const char *actor)
 {
     const char *at = ec_sqltime(p, t->at), *id, *mname = ec_dcv_method_name(t->method);
@@ -283,19 +327,20 @@ apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t 
     apr_status_t rv;
     int own_txn = s->txn == NULL;
 
-    apr_cpystrn(detail, t->detail ? t->detail : "", sizeof(detail));
+    apr_cpystrn(detail, clip(p, t->detail, sizeof(detail) - 1), sizeof(detail));
     if (own_txn && (rv = ec_store_begin(s, p)) != APR_SUCCESS)
         return rv;
     ec_store_exec(s, p, "dcv_attempt_insert", NULL,
                   EC_ARGS(t->app->id, t->code_id ? t->code_id : "", t->name, mname, t->code_hash ? t->code_hash : "", at,
-                          t->passed ? "1" : "0", t->reason, detail, t->urls ? t->urls : "",
-                          t->email_to ? t->email_to : "", t->dns ? t->dns : ""));
+                          t->passed ? "1" : "0", t->reason, detail, clip(p, t->urls, 60000),
+                          t->email_to ? t->email_to : "", clip(p, t->dns, 1 << 20), ec_dcv_method_ref(t->method)));
     if (!s->failed && ec_store_get1(s, p, "dcv_last_id", 1, &id, EC_NOARGS) != APR_SUCCESS)
         s->failed = 1;
     if (!s->failed && t->passed)
         ec_store_exec(s, p, "dcv_validation_insert", NULL,
                       EC_ARGS(ec_hex(p, ec_dcv_org_key(p, t->app), 32), t->app->id, t->domain, mname,
-                              t->covers_below ? "1" : "0", at, id));
+                              t->covers_below ? "1" : "0", ec_dcv_method_ref(t->method),
+                              ec_sqltime(p, t->initiated ? t->initiated : t->at), at, id));
     if (!s->failed)
         ec_audit(s, p, actor, t->passed ? "dcv.pass" : "dcv.fail",
                  apr_psprintf(p, "application %s envelope %s name %s method %s%s%s%s%s: %s: %s", t->app->id,
@@ -312,10 +357,10 @@ apr_status_t ec_dcv_record_caa(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, 
     char d[1000];
     apr_status_t rv;
 
-    apr_cpystrn(d, detail ? detail : "", sizeof(d));
+    apr_cpystrn(d, clip(p, detail, sizeof(d) - 1), sizeof(d));
     rv = ec_store_exec(s, p, "dcv_caa_insert", NULL,
                        EC_ARGS(a->id, cert_name, ec_sqltime(p, at), verdict, reason, d,
-                               relevant_at ? relevant_at : "", dns ? dns : ""));
+                               relevant_at ? relevant_at : "", clip(p, dns, 1 << 20)));
     if (rv == APR_SUCCESS && id)
         rv = ec_store_get1(s, p, "dcv_last_id", 1, id, EC_NOARGS);
     return rv;

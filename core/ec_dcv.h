@@ -16,6 +16,7 @@ extern const ec_stmt_t ec_dcv_stmts[];
 typedef enum { EC_DCV_WEBSITE = 1, EC_DCV_DNS = 2, EC_DCV_EMAIL = 4 } ec_dcv_method_t;
 
 #define EC_DCV_CODE_DAYS   30           /* User Guide C.4: a code is valid for 30 days */
+#define EC_DCV_BR_VERSION  "2.2.6"      /* the Baseline Requirements the methods are run to */
 #define EC_DCV_EMAIL_TRIES 5            /* wrong codes typed before a mailed code is spent */
 #define EC_DCV_DNS_LABEL   "_dnsauth"   /* DNS Change: the TXT record may be at _dnsauth.<name> */
 
@@ -24,6 +25,8 @@ const char *ec_dcv_method_name(ec_dcv_method_t m);
 ec_dcv_method_t ec_dcv_method_parse(const char *s);
 /* The RFC 8657 label CAA validationmethods names the method by. */
 const char *ec_dcv_method_caa_label(ec_dcv_method_t m);
+/* The method as BR 3.2.2.4 wants it recorded: "BR 2.2.6 3.2.2.4.7". */
+const char *ec_dcv_method_ref(ec_dcv_method_t m);
 
 /* BR 4.2.1: how many days a completed validation may be relied on for an issuance at t
  * (398 before 2026-03-15, 200 before 2027-03-15, 100 before 2029-03-15, then 10). */
@@ -69,9 +72,17 @@ typedef struct {
 apr_status_t ec_dcv_status(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, time_t now, ec_dcv_status_t *st);
 
 /* The application's random value for Website Change or DNS Change, made on first use and
- * replaced after EC_DCV_CODE_DAYS. */
+ * replaced after EC_DCV_CODE_DAYS: the newest live one. */
 apr_status_t ec_dcv_code(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_dcv_method_t m, time_t now,
                          const char **code, const char **code_id, time_t *expires);
+/* Every live code of the method, newest first (two pages or two nodes may each have made one
+ * at the same moment: whichever the subscriber published counts). ec_dcv_code_t items. */
+typedef struct {
+    const char *id, *code;
+    time_t created, expires;
+} ec_dcv_code_t;
+apr_status_t ec_dcv_codes(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_dcv_method_t m, time_t now,
+                          apr_array_header_t **codes);
 /* A fresh code from the CSPRNG: 160 bits as 32 lower-case base32 characters. */
 apr_status_t ec_dcv_new_code(apr_pool_t *p, char **code);
 
@@ -86,6 +97,7 @@ typedef struct {
     const char *domain;          /* passed: the domain validated (== name, or an e-mail's ADN) */
     int passed, covers_below;
     const char *reason, *detail, *urls, *email_to, *dns;
+    time_t initiated;            /* the code's creation (BR 4.2.1 counts reuse from it) */
     time_t at;
 } ec_dcv_attempt_t;
 apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t *at, const char *actor);

@@ -13,16 +13,19 @@
 #define EPOCH_S(c) "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', " c ")"
 
 const ec_stmt_t ec_dcv_email_stmts[] = {
-    /* A write, not a read lock: on Galera two nodes' sends then conflict at commit. */
-    { "dcv_mail_lock_app", "UPDATE application SET updated_at = updated_at WHERE id = %s" },
+    /* A real write (an unchanged row writes nothing): on Galera two nodes' sends for one
+     * application conflict at commit, so the hourly count holds across nodes. */
+    { "dcv_mail_lock_app", "UPDATE application SET dcv_mails = dcv_mails + 1 WHERE id = %s" },
     { "dcv_mail_count", "SELECT COUNT(*) FROM dcv_code WHERE application_id = %s AND method = 'email' "
       "AND created_at > %s" },
     { "dcv_mail_spend_all", "UPDATE dcv_code SET spent = TRUE WHERE application_id = %s AND method = 'email' "
       "AND NOT spent" },
-    { "dcv_mail_live", "SELECT id, HEX(code_sha256), domain, email_to, tries FROM dcv_code WHERE application_id = %s "
-      "AND method = 'email' AND NOT spent AND expires_at > %s ORDER BY id DESC LIMIT 1 FOR UPDATE" },
-    /* MariaDB assigns left to right: spent sees the incremented count. */
-    { "dcv_mail_try", "UPDATE dcv_code SET tries = tries + 1, spent = (tries >= %s) WHERE id = %s" },
+    { "dcv_mail_live", "SELECT id, HEX(code_sha256), domain, email_to, tries, " EPOCH_S("created_at")
+      " FROM dcv_code WHERE application_id = %s AND method = 'email' AND NOT spent AND expires_at > %s "
+      "ORDER BY created_at DESC, id DESC LIMIT 1 FOR UPDATE" },
+    /* spent first: it reads the count before this try whether assignments are sequential
+     * (MariaDB's default) or simultaneous (SIMULTANEOUS_ASSIGNMENT). */
+    { "dcv_mail_try", "UPDATE dcv_code SET spent = (tries + 1 >= %s), tries = tries + 1 WHERE id = %s" },
     { "dcv_mail_spend", "UPDATE dcv_code SET spent = TRUE WHERE id = %s" },
     { NULL, NULL }
 };
@@ -129,7 +132,7 @@ ec_dcv_mail_status_t ec_dcv_email_verify(ec_store_t *s, apr_pool_t *p, const ec_
                                          int *tries_left)
 {
     time_t now = ec_clock_now();
-    const char *cols[5];
+    const char *cols[6];
     char *code = normal_code(p, typed);
     uint8_t h[32];
     size_t stored_len;
@@ -146,7 +149,7 @@ ec_dcv_mail_status_t ec_dcv_email_verify(ec_store_t *s, apr_pool_t *p, const ec_
     ec_wipe(code, strlen(code));
     if (ec_store_begin(s, p) != APR_SUCCESS)
         return EC_DCV_MAIL_INTERNAL;
-    rv = ec_store_get1(s, p, "dcv_mail_live", 5, cols, EC_ARGS(a->id, ec_sqltime(p, now)));
+    rv = ec_store_get1(s, p, "dcv_mail_live", 6, cols, EC_ARGS(a->id, ec_sqltime(p, now)));
     if (rv != APR_SUCCESS) {
         ec_store_end(s, 1);
         return rv == APR_ENOENT ? EC_DCV_MAIL_NO_CODE : EC_DCV_MAIL_INTERNAL;
@@ -162,6 +165,7 @@ ec_dcv_mail_status_t ec_dcv_email_verify(ec_store_t *s, apr_pool_t *p, const ec_
     t.name = strncmp(a->server_name, "*.", 2) ? a->server_name : a->server_name + 2;
     t.domain = cols[2];
     t.email_to = cols[3];
+    t.initiated = (time_t)apr_atoi64(cols[5]);
     t.at = now;
     t.covers_below = 1;
     if (match) {

@@ -6,7 +6,7 @@
 #include "ec_names.h"
 #include "ec_profile.h"
 
-static const char *names_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+static const char *names_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton, void **state,
                               apr_array_header_t *evidence, const char **detail)
 {
     apr_array_header_t *names = ec_profile_names(p, a);
@@ -26,7 +26,7 @@ static ec_issue_evidence_t *add(apr_array_header_t *ev, const char *name, const 
 }
 
 /* User Guide C.4: the Government's bureaux and departments are validated by other means. */
-static const char *dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
+static const char *dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton, void **state,
                             apr_array_header_t *evidence, const char **detail)
 {
     ec_dcv_status_t st;
@@ -49,11 +49,19 @@ static const char *dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, voi
     return NULL;
 }
 
-static const char *caa_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
-                            apr_array_header_t *evidence, const char **detail)
+typedef struct {
+    const char *cert_name;
+    ec_caa_result_t r;
+    time_t at;
+} caa_found_t;
+
+/* Before the transaction: the lookups, for every certificate name, with the method its
+ * validation used (RFC 8657 validationmethods; a government application's names have none). */
+static const char *caa_lookup(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton, void **state,
+                              apr_array_header_t *evidence, const char **detail)
 {
     const ec_dcv_env_t *env = baton;
-    apr_array_header_t *names = ec_profile_names(p, a);
+    apr_array_header_t *names = ec_profile_names(p, a), *found;
     ec_dcv_status_t st;
     int have_status;
 
@@ -62,36 +70,53 @@ static const char *caa_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, voi
         return "caa.failed_short";
     }
     have_status = !a->government && ec_dcv_status(s, p, a, ec_clock_now(), &st) == APR_SUCCESS;
-
+    if (!a->government && (!have_status || !st.all_valid))
+        return NULL;                /* the DCV check refuses first; no lookups for nothing */
+    found = apr_array_make(p, names->nelts, sizeof(caa_found_t));
     for (int i = 0; i < names->nelts; i++) {
         const char *cn = APR_ARRAY_IDX(names, i, const char *), *base = strncmp(cn, "*.", 2) ? cn : cn + 2;
-        const char *method = NULL, *id;
-        ec_caa_result_t c;
+        const char *method = NULL;
+        caa_found_t *f = apr_array_push(found);
         for (int j = 0; have_status && j < st.names->nelts; j++) {
             const ec_dcv_name_t *n = &APR_ARRAY_IDX(st.names, j, ec_dcv_name_t);
             if (!strcmp(n->name, base) && n->valid_method)
                 method = ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method));
         }
-        ec_caa_check(env->resolver, p, &env->conf->caa, cn, method, &c);
-        if (c.verdict != EC_CAA_PERMIT) {
-            *detail = apr_psprintf(p, "%s: %s", cn, c.why);
-            return c.verdict == EC_CAA_FORBID ? "caa.forbid_short" : "caa.failed_short";
+        f->cert_name = cn;
+        ec_caa_check(env->resolver, p, &env->conf->caa, cn, method, &f->r);
+        f->at = ec_clock_now();
+        if (f->r.verdict != EC_CAA_PERMIT) {
+            *detail = apr_psprintf(p, "%s: %s", cn, f->r.why);
+            return f->r.verdict == EC_CAA_FORBID ? "caa.forbid_short" : "caa.failed_short";
         }
-        if (ec_dcv_record_caa(s, p, a, cn, ec_clock_now(), "permit", c.reason, NULL, c.relevant_at, c.evidence,
-                              &id) != APR_SUCCESS) {
+    }
+    *state = found;
+    return NULL;
+}
+
+/* In the transaction: what was found becomes the issuance's CAA evidence. */
+static const char *caa_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton, void **state,
+                              apr_array_header_t *evidence, const char **detail)
+{
+    const apr_array_header_t *found = *state;
+    for (int i = 0; found && i < found->nelts; i++) {
+        const caa_found_t *f = &APR_ARRAY_IDX(found, i, caa_found_t);
+        const char *id;
+        if (ec_dcv_record_caa(s, p, a, f->cert_name, f->at, "permit", f->r.reason, NULL, f->r.relevant_at,
+                              f->r.evidence, &id) != APR_SUCCESS) {
             *detail = "the CAA result could not be stored";
             return "caa.failed_short";
         }
-        add(evidence, cn, "caa", id);
+        add(evidence, f->cert_name, "caa", id);
     }
-    return NULL;
+    return found ? NULL : "caa.failed_short";
 }
 
 const ec_issue_check_t *ec_dcv_issue_checks(apr_pool_t *p, const ec_dcv_env_t *env)
 {
     ec_issue_check_t *c = apr_pcalloc(p, 4 * sizeof(*c));
-    c[0] = (ec_issue_check_t){ "names", names_gate, NULL };
-    c[1] = (ec_issue_check_t){ "dcv", dcv_gate, NULL };
-    c[2] = (ec_issue_check_t){ "caa", caa_gate, (void *)env };
+    c[0] = (ec_issue_check_t){ "names", NULL, names_gate, NULL };
+    c[1] = (ec_issue_check_t){ "dcv", NULL, dcv_gate, NULL };
+    c[2] = (ec_issue_check_t){ "caa", caa_lookup, caa_record, (void *)env };
     return c;
 }

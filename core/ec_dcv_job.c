@@ -10,7 +10,9 @@
 #include "ec_profile.h"
 #include "ec_util.h"
 
-#define STALE_S "120"
+/* Longer than one name can take (a Website Change fetch: 15 s plus its address lookups; a CAA
+ * climb: a lookup per label), renewed before each: a live check is never run twice. */
+#define STALE_S "600"
 
 const ec_stmt_t ec_dcv_job_stmts[] = {
     /* Assignments run left to right: kind and queued_at see the old state. */
@@ -49,9 +51,10 @@ static const char *trimmed(apr_pool_t *p, const char *s)
     return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
 }
 
-/* One TXT set: 1 holds the code, 0 has records but not the code, -1 has none; -2 bogus, -3 failed. */
-static int txt_at(ec_resolver_t *r, apr_pool_t *p, const char *at, const char *code, ec_dcv_txt_result_t *res,
-                  const char **why)
+/* One TXT set: 1 holds a code (*matched its index), 0 has records but no code, -1 has none;
+ * -2 bogus, -3 failed. */
+static int txt_at(ec_resolver_t *r, apr_pool_t *p, const char *at, const apr_array_header_t *codes,
+                  ec_dcv_txt_result_t *res, const char **why)
 {
     ec_dns_answer_t a;
     if (ec_resolve(r, p, at, EC_DNS_TXT, &a) != APR_SUCCESS) {
@@ -70,27 +73,31 @@ static int txt_at(ec_resolver_t *r, apr_pool_t *p, const char *at, const char *c
     for (int i = 0; i < a.rrs->nelts; i++) {
         const ec_dns_rr_t *rr = &APR_ARRAY_IDX(a.rrs, i, ec_dns_rr_t);
         const char *t = ec_dns_txt(p, rr->data, rr->len);
-        if (t && !strcmp(trimmed(p, t), code))
-            return 1;
+        for (int j = 0; t && j < codes->nelts; j++)
+            if (!strcmp(trimmed(p, t), APR_ARRAY_IDX(codes, j, const char *))) {
+                res->matched = j;
+                return 1;
+            }
     }
     return a.rrs->nelts ? 0 : -1;
 }
 
-void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const char *code, ec_dcv_txt_result_t *res)
+void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const apr_array_header_t *codes,
+                      ec_dcv_txt_result_t *res)
 {
     const char *under = apr_pstrcat(p, EC_DCV_DNS_LABEL ".", name, NULL), *why = NULL, *why2 = NULL;
     int at_name, at_under;
 
     memset(res, 0, sizeof(*res));
     res->dns = "";
-    at_name = txt_at(r, p, name, code, res, &why);
+    at_name = txt_at(r, p, name, codes, res, &why);
     if (at_name == 1) {
         res->passed = 1;
         res->reason = "passed";
         res->detail = apr_psprintf(p, "the TXT record of %s holds the validation code", name);
         return;
     }
-    at_under = strlen(under) <= 253 ? txt_at(r, p, under, code, res, &why2) : -1;
+    at_under = strlen(under) <= 253 ? txt_at(r, p, under, codes, res, &why2) : -1;
     if (at_under == 1) {
         res->passed = 1;
         res->reason = "passed";
@@ -115,27 +122,30 @@ void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const c
     }
 }
 
-static void check_name(const ec_dcv_env_t *env, apr_pool_t *p, ec_dcv_method_t m, const char *name,
-                       const char *code, ec_dcv_attempt_t *t)
+/* Returns the index of the code that passed, or -1. */
+static int check_name(const ec_dcv_env_t *env, apr_pool_t *p, ec_dcv_method_t m, const char *name,
+                      const apr_array_header_t *codes, ec_dcv_attempt_t *t)
 {
     if (m == EC_DCV_WEBSITE) {
         ec_dcv_web_result_t w;
-        ec_dcv_web_fetch(env->resolver, p, env->conf, name, code, &w);
+        ec_dcv_web_fetch(env->resolver, p, env->conf, name, codes, &w);
         t->passed = w.passed;
         t->reason = w.reason;
         t->detail = w.detail;
         t->urls = w.urls;
         t->dns = w.dns;
         t->covers_below = 0;       /* BR 3.2.2.4.18: that name only */
+        return w.passed ? w.matched : -1;
     }
     else {
         ec_dcv_txt_result_t d;
-        ec_dcv_txt_check(env->resolver, p, name, code, &d);
+        ec_dcv_txt_check(env->resolver, p, name, codes, &d);
         t->passed = d.passed;
         t->reason = d.reason;
         t->detail = d.detail;
         t->dns = d.dns;
         t->covers_below = 1;
+        return d.passed ? d.matched : -1;
     }
 }
 
@@ -158,8 +168,8 @@ static apr_status_t check_caa(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *
                 n = &APR_ARRAY_IDX(st.names, j, ec_dcv_name_t);
         if (!n || !n->valid_id)
             continue;
-        if (renew)
-            renew(baton);
+        if (renew && !renew(baton))
+            return APR_EAGAIN;
         ec_caa_check(env->resolver, p, &env->conf->caa, cn,
                      ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method)), &c);
         if ((rv = ec_dcv_record_caa(s, p, a, cn, ec_clock_now(),
@@ -175,34 +185,41 @@ apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, c
 {
     ec_dcv_method_t m = ec_dcv_method_parse(kind);
     ec_dcv_status_t st;
-    const char *code, *code_id, *code_hash;
-    time_t expires, now = ec_clock_now();
-    uint8_t h[32];
+    apr_array_header_t *codes, *values;
+    time_t now = ec_clock_now();
     apr_status_t rv;
 
     if (m == EC_DCV_WEBSITE || m == EC_DCV_DNS) {
         if (!(ec_dcv_methods(env->conf, a, now) & m))
             return APR_EINVAL;
         if ((rv = ec_dcv_status(s, p, a, now, &st)) != APR_SUCCESS ||
-            (rv = ec_dcv_code(s, p, a, m, now, &code, &code_id, &expires)) != APR_SUCCESS)
+            (rv = ec_dcv_codes(s, p, a, m, now, &codes)) != APR_SUCCESS)
             return rv;
-        ec_sha256(code, strlen(code), h);
-        code_hash = ec_hex(p, h, 32);
+        values = apr_array_make(p, codes->nelts, sizeof(const char *));
+        for (int i = 0; i < codes->nelts; i++)
+            APR_ARRAY_PUSH(values, const char *) = APR_ARRAY_IDX(codes, i, ec_dcv_code_t).code;
         for (int i = 0; i < st.names->nelts; i++) {
             const ec_dcv_name_t *n = &APR_ARRAY_IDX(st.names, i, ec_dcv_name_t);
+            const ec_dcv_code_t *used;
             ec_dcv_attempt_t t;
+            uint8_t h[32];
+            int k;
             if (n->valid_id)
                 continue;
-            if (renew)
-                renew(baton);
+            if (renew && !renew(baton))
+                return APR_EAGAIN;         /* another node took the check over */
             memset(&t, 0, sizeof(t));
             t.app = a;
             t.method = m;
-            t.code_id = code_id;
-            t.code_hash = code_hash;
             t.name = n->name;
             t.domain = n->name;
-            check_name(env, p, m, n->name, code, &t);
+            k = check_name(env, p, m, n->name, values, &t);
+            /* The evidence names the code found, or the newest one when none was. */
+            used = &APR_ARRAY_IDX(codes, k >= 0 ? k : 0, ec_dcv_code_t);
+            ec_sha256(used->code, strlen(used->code), h);
+            t.code_id = used->id;
+            t.code_hash = ec_hex(p, h, 32);
+            t.initiated = used->created;
             t.at = ec_clock_now();
             if ((rv = ec_dcv_record(s, p, &t, actor)) != APR_SUCCESS)
                 return rv;
@@ -219,10 +236,11 @@ typedef struct {
     const char *app_id, *owner;
 } renew_t;
 
-static void renew_claim(void *baton)
+static int renew_claim(void *baton)
 {
     renew_t *r = baton;
-    ec_store_exec(r->s, r->p, "dcv_job_renew", NULL, EC_ARGS(r->app_id, r->owner));
+    int n = 0;
+    return ec_store_exec(r->s, r->p, "dcv_job_renew", &n, EC_ARGS(r->app_id, r->owner)) == APR_SUCCESS && n == 1;
 }
 
 apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const char *owner, int *ran)
@@ -247,9 +265,12 @@ apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, 
     r.owner = owner;
     if ((rv = ec_app_load(s, p, cols[2], &a)) == APR_SUCCESS)
         rv = ec_dcv_run(s, p, env, a, cols[1], "dcv-worker", renew_claim, &r);
-    if (rv != APR_SUCCESS)
+    if (rv == APR_EAGAIN)
+        ec_log(EC_LOG_WARN, "ECD0002", "the %s check of application %s was taken over by another node "
+               "(this one was silent for " STALE_S " s)", cols[1], cols[0]);
+    else if (rv != APR_SUCCESS)
         ec_log(EC_LOG_ERR, "ECD0001", "the %s check of application %s stopped: %s", cols[1], cols[0],
                rv == APR_EINVAL ? "that method does not apply to it" : "database");
     ec_store_exec(s, p, "dcv_job_done", NULL, EC_ARGS(cols[0], owner));
-    return rv == APR_EINVAL ? APR_SUCCESS : rv;
+    return rv == APR_EINVAL || rv == APR_EAGAIN ? APR_SUCCESS : rv;
 }

@@ -20,21 +20,24 @@ typedef struct {
 /* Queues a check ("website", "dns" or "caa"); a check already queued or running stays as it is. */
 apr_status_t ec_dcv_queue(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *kind, const char *actor);
 
-/* Claims one queued check (or one whose worker has been silent for 120 s) and runs it. *ran
+/* Claims one queued check (or one whose worker has been silent for 600 s) and runs it. *ran
  * says whether there was one. */
 apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const char *owner, int *ran);
 
-/* Runs a check of kind for an application now; renew (may be NULL) is called between names. */
-typedef void ec_dcv_renew_fn(void *baton);
+/* Runs a check of kind for an application now; renew (may be NULL) is called before each name
+ * and returns 0 when the check is no longer this caller's (APR_EAGAIN then). */
+typedef int ec_dcv_renew_fn(void *baton);
 apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
                         const char *kind, const char *actor, ec_dcv_renew_fn *renew, void *baton);
 
 /* DNS Change for one name: the TXT records at name, then at _dnsauth.<name>. */
 typedef struct {
     int passed;
+    int matched;                     /* passed: the index of the code found */
     const char *reason, *detail, *dns;
 } ec_dcv_txt_result_t;
-void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const char *code,
+/* codes: const char *, the application's live codes (any one of them passes). */
+void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const apr_array_header_t *codes,
                       ec_dcv_txt_result_t *res);
 
 #endif

@@ -28,20 +28,24 @@ static size_t on_body(char *data, size_t size, size_t n, void *arg)
 int ec_dcv_address_private(const uint8_t *a, size_t len)
 {
     static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (len == 16 && !memcmp(a, mapped, 12))
-        return ec_dcv_address_private(a + 12, 4);
     if (len == 4)
         return a[0] == 0 || a[0] == 10 || a[0] == 127 || (a[0] == 100 && (a[1] & 0xc0) == 64) ||
                (a[0] == 169 && a[1] == 254) || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
                (a[0] == 192 && a[1] == 168) || (a[0] == 192 && a[1] == 0 && (a[2] == 0 || a[2] == 2)) ||
-               (a[0] == 198 && (a[1] & 0xfe) == 18) || (a[0] == 198 && a[1] == 51 && a[2] == 100) ||
-               (a[0] == 203 && a[1] == 0 && a[2] == 113) || a[0] >= 224;
-    if (len == 16) {
-        static const uint8_t zero[15] = { 0 };
-        return !memcmp(a, zero, 15) /* :: and ::1 */ || (a[0] & 0xfe) == 0xfc || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) ||
-               a[0] == 0xff || (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8);
-    }
-    return 1;
+               (a[0] == 192 && a[1] == 88 && a[2] == 99) || (a[0] == 198 && (a[1] & 0xfe) == 18) ||
+               (a[0] == 198 && a[1] == 51 && a[2] == 100) || (a[0] == 203 && a[1] == 0 && a[2] == 113) ||
+               a[0] >= 224;
+    if (len != 16)
+        return 1;
+    if (!memcmp(a, mapped, 12))
+        return ec_dcv_address_private(a + 12, 4);
+    if ((a[0] & 0xe0) != 0x20)
+        return 1;                   /* not global unicast: NAT64, ULA, link-local, ::/96, ... */
+    if (a[0] == 0x20 && a[1] == 0x02)
+        return ec_dcv_address_private(a + 2, 4);          /* 6to4 carries an IPv4 address */
+    /* 2001::/23 (IANA special purpose, Teredo among them) and 2001:db8::/32 (documentation) */
+    return (a[0] == 0x20 && a[1] == 0x01 && a[2] < 0x02) ||
+           (a[0] == 0x20 && a[1] == 0x01 && a[2] == 0x0d && a[3] == 0xb8);
 }
 
 static void result(ec_dcv_web_result_t *res, int passed, const char *reason, const char *detail)
@@ -91,7 +95,16 @@ static const char *address_of(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf
 }
 
 /* Splits an absolute URL the CA may fetch. NULL when it may; else why not. */
-static const char *url_parts(apr_pool_t *p, const char *url, char **host, long *port, const char *code)
+static int carries_code(const char *url, const apr_array_header_t *codes)
+{
+    for (int i = 0; codes && i < codes->nelts; i++)
+        if (strstr(url, APR_ARRAY_IDX(codes, i, const char *)))
+            return 1;
+    return 0;
+}
+
+static const char *url_parts(apr_pool_t *p, const char *url, char **host, long *port,
+                             const apr_array_header_t *codes)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *h = NULL, *portstr = NULL;
@@ -108,7 +121,7 @@ static const char *url_parts(apr_pool_t *p, const char *url, char **host, long *
         why = apr_psprintf(p, "the redirect to port %s is refused (only 80 and 443)", portstr ? portstr : "?");
     else if (h[0] == '[' || strspn(h, "0123456789.") == strlen(h))
         why = apr_psprintf(p, "the redirect to the address %s is refused (a name is needed)", h);
-    else if (code && strstr(url, code))
+    else if (carries_code(url, codes))
         why = "the redirect carries the validation code in its URL, which is refused";
     if (!why) {
         *host = apr_pstrdup(p, h);
@@ -122,7 +135,7 @@ static const char *url_parts(apr_pool_t *p, const char *url, char **host, long *
 }
 
 void ec_dcv_web_fetch(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, const char *name,
-                      const char *code, ec_dcv_web_result_t *res)
+                      const apr_array_header_t *codes, ec_dcv_web_result_t *res)
 {
     const char *url = apr_pstrcat(p, "http://", name, EC_DCV_WEB_PATH, NULL);
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(EC_DCV_WEB_TIMEOUT_S);
@@ -141,7 +154,11 @@ void ec_dcv_web_fetch(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, c
         CURL *h;
         CURLcode cc;
 
-        if ((why = url_parts(p, url, &host, &port, hop ? code : NULL)) != NULL) {
+        if (left <= 0) {
+            result(res, 0, "timeout", apr_psprintf(p, "no answer within %d s", EC_DCV_WEB_TIMEOUT_S));
+            return;
+        }
+        if ((why = url_parts(p, url, &host, &port, hop ? codes : NULL)) != NULL) {
             result(res, 0, "redirect", why);
             return;
         }
@@ -222,10 +239,15 @@ void ec_dcv_web_fetch(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, c
             return;
         }
         body.buf[body.len] = 0;
-        if (body.len >= strlen(code) && memmem(body.buf, body.len, code, strlen(code)))
-            result(res, 1, "passed", apr_psprintf(p, "%s holds the validation code", url));
-        else
-            result(res, 0, "code-absent", apr_psprintf(p, "%s does not hold the validation code", url));
+        for (int i = 0; i < codes->nelts; i++) {
+            const char *code = APR_ARRAY_IDX(codes, i, const char *);
+            if (body.len >= strlen(code) && memmem(body.buf, body.len, code, strlen(code))) {
+                result(res, 1, "passed", apr_psprintf(p, "%s holds the validation code", url));
+                res->matched = i;
+                return;
+            }
+        }
+        result(res, 0, "code-absent", apr_psprintf(p, "%s does not hold the validation code", url));
         return;
     }
 }

@@ -17,6 +17,7 @@
 
 typedef struct {
     int passed;
+    int matched;           /* passed: the index of the code found */
     const char *reason;    /* catalogue suffix: passed, not-found, code-absent, redirect, http, timeout,
                             * connect, dns, bogus, address, too-large */
     const char *detail;    /* a sentence */
@@ -24,11 +25,13 @@ typedef struct {
     const char *dns;       /* the address lookups */
 } ec_dcv_web_result_t;
 
+/* codes: const char *, the application's live codes (any one of them passes). */
 void ec_dcv_web_fetch(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, const char *name,
-                      const char *code, ec_dcv_web_result_t *res);
+                      const apr_array_header_t *codes, ec_dcv_web_result_t *res);
 
-/* Whether an address (4 or 16 octets) is one the CA must not fetch from: loopback, private,
- * link-local, shared, multicast, unspecified, documentation. */
+/* Whether an address (4 or 16 octets) is one the CA must not fetch from: IPv4 loopback,
+ * private, link-local, shared, multicast, reserved, documentation; IPv6 outside global unicast
+ * (2000::/3), its special-purpose blocks, and 6to4 or mapped addresses of such IPv4. */
 int ec_dcv_address_private(const uint8_t *a, size_t len);
 
 #endif

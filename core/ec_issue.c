@@ -68,6 +68,8 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     const uint8_t *tbs;
     size_t tbs_len;
     apr_array_header_t *names, *evidence;
+    void **states;
+    int n_checks;
     apr_status_t rv;
     int shard;
 
@@ -109,7 +111,25 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         return APR_SUCCESS;
     }
 
-    /* 3. Everything else under the application's row lock, so a double submission
+    /* 3. The checks' slow part (DNS), outside any transaction. */
+    for (n_checks = 0; ctx->checks && ctx->checks[n_checks].name; n_checks++)
+        ;
+    states = apr_pcalloc(p, (n_checks + 1) * sizeof(void *));
+    for (int i = 0; i < n_checks; i++) {
+        const ec_issue_check_t *chk = &ctx->checks[i];
+        const char *detail = NULL, *why = chk->prepare ? chk->prepare(s, p, a, chk->baton, &states[i], NULL, &detail)
+                                                       : NULL;
+        if (why) {
+            res->status = EC_ISSUE_PRECHECK;
+            res->message = why;
+            res->detail = detail;
+            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, detail ? ": " : "",
+                                                                  detail ? detail : "", NULL));
+            return APR_SUCCESS;
+        }
+    }
+
+    /* 4. Everything else under the application's row lock, so a double submission
      * cannot issue twice. */
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         goto internal;
@@ -124,8 +144,9 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         return APR_SUCCESS;
     }
     evidence = apr_array_make(p, 8, sizeof(ec_issue_evidence_t));
-    for (const ec_issue_check_t *chk = ctx->checks; chk && chk->name; chk++) {
-        const char *detail = NULL, *why = chk->fn(s, p, a, chk->baton, evidence, &detail);
+    for (int i = 0; i < n_checks; i++) {
+        const ec_issue_check_t *chk = &ctx->checks[i];
+        const char *detail = NULL, *why = chk->fn(s, p, a, chk->baton, &states[i], evidence, &detail);
         if (why) {
             ec_store_end(s, 1);
             res->status = EC_ISSUE_PRECHECK;
@@ -144,7 +165,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         goto internal;
     }
 
-    /* 4. Build, lint, sign. */
+    /* 5. Build, lint, sign. */
     memset(&in, 0, sizeof(in));
     in.app = a;
     in.issuer = is;
@@ -181,7 +202,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     }
     res->serial_hex = ec_hex(p, in.serial, 20);
 
-    /* 5. Store: certificate, its names, the application, OCSP work, audit. */
+    /* 6. Store: certificate, its names, the application, OCSP work, audit. */
     names = ec_profile_names(p, a);
     ec_store_exec(s, p, "issue_cert_insert", NULL,
                   EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,

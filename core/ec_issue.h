@@ -20,14 +20,17 @@ typedef struct {
     const char *ref_id;              /* the dcv_validation or caa_check row */
 } ec_issue_evidence_t;
 
-/* A pre-issuance check runs inside the issuance transaction with the application row
- * locked. It returns NULL to pass, or a message-catalogue key ("dcv.required") that tells the
- * subscriber why the certificate cannot be issued yet, with *detail a sentence naming the
- * name and the reason. It may append to evidence (ec_issue_evidence_t). */
+/* A pre-issuance check. Its prepare step (may be NULL) runs before the issuance transaction,
+ * for slow work such as DNS lookups that must not hold the application's row lock, and may
+ * leave what it found in *state; its fn step runs inside the transaction with the row locked.
+ * Each returns NULL to pass, or a message-catalogue key ("dcv.required") that tells the
+ * subscriber why the certificate cannot be issued yet, with *detail a sentence naming the name
+ * and the reason. fn may append to evidence (ec_issue_evidence_t); prepare gets NULL there. */
 typedef const char *ec_issue_check_fn(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, void *baton,
-                                      apr_array_header_t *evidence, const char **detail);
+                                      void **state, apr_array_header_t *evidence, const char **detail);
 typedef struct {
     const char *name;
+    ec_issue_check_fn *prepare;
     ec_issue_check_fn *fn;
     void *baton;
 } ec_issue_check_t;

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,12 +200,20 @@ static int resolve_bounded(ec_resolver_t *r, const char *name, int type, struct 
     while (!w.done) {
         apr_interval_time_t left = deadline - apr_time_now();
         struct pollfd pfd = { ub_fd(r->ctx), POLLIN, 0 };
+        int n;
         if (left <= 0) {
             ub_cancel(r->ctx, id);
             return TIMED_OUT;
         }
-        if (poll(&pfd, 1, (int)(left / 1000) + 1) > 0 && (rc = ub_process(r->ctx)) != 0)
-            return rc;
+        n = poll(&pfd, 1, (int)(left / 1000) + 1);
+        /* Never leave the query behind on an error: its callback points into this frame. */
+        if ((n < 0 && errno != EINTR) || (n > 0 && (rc = ub_process(r->ctx)) != 0)) {
+            if (!w.done)
+                ub_cancel(r->ctx, id);
+            if (w.res)
+                ub_resolve_free(w.res);
+            return n < 0 ? UB_SOCKET : rc;
+        }
     }
     *res = w.res;
     return w.err;

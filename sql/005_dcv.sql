@@ -37,9 +37,10 @@ CREATE TABLE IF NOT EXISTS dcv_attempt (
   passed         BOOLEAN NOT NULL,
   reason         VARCHAR(32) NOT NULL,            -- catalogue suffix: passed, not-found, code-absent, ...
   detail         VARCHAR(1000) NOT NULL,
-  url            VARCHAR(2000) NULL,              -- website: every URL fetched, in order
+  url            TEXT NULL,                       -- website: every URL fetched, in order
   email_to       VARCHAR(254) NULL,
-  dns            TEXT NULL,                       -- DNS answers with their DNSSEC state
+  dns            MEDIUMTEXT NULL,                 -- DNS answers with their DNSSEC state
+  method_ref     VARCHAR(40) NOT NULL,            -- the method as the BR name it: "BR 2.2.6 3.2.2.4.7"
   KEY dcv_attempt_app (application_id, name, at),
   CONSTRAINT dcv_attempt_app_fk FOREIGN KEY (application_id) REFERENCES application(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
@@ -55,9 +56,11 @@ CREATE TABLE IF NOT EXISTS dcv_validation (
   domain         VARCHAR(253) NOT NULL,
   method         ENUM('website', 'dns', 'email') NOT NULL,
   covers_below   BOOLEAN NOT NULL,
+  method_ref     VARCHAR(40) NOT NULL,            -- BR version and section (BR 3.2.2.4 records)
+  initiated_at   DATETIME NOT NULL,               -- the code's creation: BR 4.2.1 counts from here
   validated_at   DATETIME NOT NULL,
   attempt_id     BIGINT UNSIGNED NOT NULL,
-  KEY dcv_validation_org (org_key, validated_at),
+  KEY dcv_validation_org (org_key, initiated_at),
   CONSTRAINT dcv_validation_attempt_fk FOREIGN KEY (attempt_id) REFERENCES dcv_attempt(id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 
@@ -86,10 +89,14 @@ CREATE TABLE IF NOT EXISTS caa_check (
   reason         VARCHAR(32) NOT NULL,
   detail         VARCHAR(1000) NULL,
   relevant_at    VARCHAR(253) NULL,
-  dns            TEXT NOT NULL,
+  dns            MEDIUMTEXT NOT NULL,
   KEY caa_check_app (application_id, name, at),
   CONSTRAINT caa_check_app_fk FOREIGN KEY (application_id) REFERENCES application(id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
+
+-- Validation mails sent per application: the hourly limit's counter. Sending increments it in
+-- the sending transaction, a real write, so on Galera two nodes' sends conflict at commit.
+ALTER TABLE application ADD COLUMN IF NOT EXISTS dcv_mails INT UNSIGNED NOT NULL DEFAULT 0;
 
 -- What an issuance relied on: one row per name and kind.
 CREATE TABLE IF NOT EXISTS issuance_evidence (

@@ -35,7 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > size - i)
             n = size - i;
         if (ec_caa_parse(p, data + i, n, &rr) == APR_SUCCESS) {
-            if (strlen(rr.tag) < 1 || strlen(rr.tag) > 15)
+            if (strlen(rr.tag) < 1 || strlen(rr.tag) > 255)
                 __builtin_trap();
             APR_ARRAY_PUSH(set, ec_caa_rr_t) = rr;
         }

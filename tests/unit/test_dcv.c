@@ -86,7 +86,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    plan(60);
+    plan(65);
 
     /* BR 4.2.1: the window on the issuance date */
     ok(ec_dcv_reuse_days(utc(2026, 3, 14, 23, 59, 59)) == 398, "398 days before 2026-03-15");
@@ -153,6 +153,17 @@ int main(void)
        ec_dcv_address_private(doc4, 4), "loopback, private, shared and documentation IPv4 are not");
     ok(ec_dcv_address_private(lo6, 16) && ec_dcv_address_private(ll6, 16) && ec_dcv_address_private(ula6, 16) &&
        ec_dcv_address_private(map6, 16), "::1, link-local, ULA and v4-mapped loopback are not");
+    {
+        static const uint8_t nat64[16] = { 0, 0x64, 0xff, 0x9b, [12] = 169, 254, 169, 254 },
+                             sixto4_lo[16] = { 0x20, 0x02, 127, 0, 0, 1 }, sixto4_pub[16] = { 0x20, 0x02, 8, 8, 8, 8 },
+                             teredo[16] = { 0x20, 0x01, 0, 0, 1 }, site[16] = { 0xfe, 0xc0 },
+                             compat[16] = { [12] = 10, 0, 0, 1 }, relay4[4] = { 192, 88, 99, 1 };
+        ok(ec_dcv_address_private(nat64, 16) && ec_dcv_address_private(sixto4_lo, 16) &&
+           ec_dcv_address_private(teredo, 16) && ec_dcv_address_private(site, 16) &&
+           ec_dcv_address_private(compat, 16) && ec_dcv_address_private(relay4, 4),
+           "NAT64, 6to4 of loopback, Teredo, site-local, IPv4-compatible and 6to4 relay addresses are not");
+        ok(!ec_dcv_address_private(sixto4_pub, 16), "6to4 of a public address is");
+    }
 
     /* Public Suffix List (BR 3.2.2.6, 4.2.2) */
     ok(!ec_names_check(p, "www.example.com") && !ec_names_check(p, "*.shop.com.hk") &&
@@ -171,12 +182,22 @@ int main(void)
        "example.co.uk"), "registrable domain");
 
     /* CAA records */
+    ec_caa_finish(&caa, p);
     ok(ec_caa_parse(p, bad, 3, &r1) == APR_EINVAL, "an empty tag is not a record");
     ok(ec_caa_parse(p, (const uint8_t *)"\0", 1, &r1) == APR_EINVAL, "one octet is not a record");
     r1 = rr(p, 0, "Issue", "ecert.gov.hk");
     ok(r1.tag && !strcmp(r1.tag, "issue") && !strcmp(r1.value, "ecert.gov.hk"), "tags are case-insensitive");
     ok(rr(p, 0, "is-sue", "x").tag == NULL, "a tag is letters and digits");
-    ec_caa_finish(&caa, p);
+    ok(rr(p, 0, "averyveryverylongtag", "x").tag != NULL, "a tag longer than 15 octets is read (RFC 8659 4.1)");
+    {
+        apr_array_header_t *set = apr_array_make(p, 1, sizeof(ec_caa_rr_t));
+        static const uint8_t nul[] = { 0, 5, 'i', 's', 's', 'u', 'e', 'e', 'c', 'e', 'r', 't', '.', 'g', 'o', 'v', '.',
+                                       'h', 'k', 0, 'x' };
+        const char *why;
+        ok(ec_caa_parse(p, nul, sizeof(nul), &r1) == APR_SUCCESS && r1.value_has_nul, "a NUL in the value is kept note of");
+        APR_ARRAY_PUSH(set, ec_caa_rr_t) = r1;
+        ok(ec_caa_decide(p, &caa, set, 0, NULL, &reason, &why) == EC_CAA_FORBID, "and such an issue value authorises no one");
+    }
     ok(decide(p, &caa, 0, NULL, &reason, 1, 0, "issue", "ecert.gov.hk") == EC_CAA_PERMIT, "issue names us");
     ok(decide(p, &caa, 0, NULL, &reason, 1, 0, "issue", " HongKongPost.GOV.hk ") == EC_CAA_PERMIT,
        "case and spaces");
