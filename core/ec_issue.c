@@ -34,6 +34,18 @@ static void refuse(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *
                                                a->id, a->envelope_ref, a->server_name, why));
 }
 
+/* Outside any transaction: the audit event of a refusal stays. */
+static apr_status_t precheck_refused(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *actor,
+                                     const char *check, const char *why, const char *detail, ec_issue_result_t *res)
+{
+    res->status = EC_ISSUE_PRECHECK;
+    res->message = why;
+    res->detail = detail;
+    refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, check, ": ", why, detail ? ": " : "",
+                                                          detail ? detail : "", NULL));
+    return APR_SUCCESS;
+}
+
 static const char *evidence_text(apr_pool_t *p, const apr_array_header_t *ev)
 {
     const char *out = "";
@@ -119,14 +131,8 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         const ec_issue_check_t *chk = &ctx->checks[i];
         const char *detail = NULL, *why = chk->prepare ? chk->prepare(s, p, a, chk->baton, &states[i], NULL, &detail)
                                                        : NULL;
-        if (why) {
-            res->status = EC_ISSUE_PRECHECK;
-            res->message = why;
-            res->detail = detail;
-            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, detail ? ": " : "",
-                                                                  detail ? detail : "", NULL));
-            return APR_SUCCESS;
-        }
+        if (why)
+            return precheck_refused(s, p, a, actor, chk->name, why, detail, res);
     }
 
     /* 4. Everything else under the application's row lock, so a double submission
@@ -149,12 +155,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         const char *detail = NULL, *why = chk->fn(s, p, a, chk->baton, &states[i], evidence, &detail);
         if (why) {
             ec_store_end(s, 1);
-            res->status = EC_ISSUE_PRECHECK;
-            res->message = why;
-            res->detail = detail;
-            refuse(s, p, a, actor, "issue.precheck", apr_pstrcat(p, chk->name, ": ", why, detail ? ": " : "",
-                                                                  detail ? detail : "", NULL));
-            return APR_SUCCESS;
+            return precheck_refused(s, p, a, actor, chk->name, why, detail, res);
         }
     }
     if (ec_store_get1(s, p, "issue_ca_id", 1, &res->issuer_id,

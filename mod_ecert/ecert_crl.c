@@ -17,7 +17,6 @@
 #include <http_request.h>
 #include <unixd.h>
 #include <errno.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include <apr_optional.h>
 #include <apr_dbd.h>
@@ -26,7 +25,6 @@
 #include "ec_crl.h"
 #include "ec_crl_job.h"
 #include "ec_crl_publish.h"
-#include "ec_util.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -106,8 +104,7 @@ static void round_work(ec_store_t *st, apr_pool_t *p, void *baton)
 void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ecert_srv_conf *c = ap_get_module_config(s->module_config, &ecert_module);
-    char host[256] = "node";
-    uint8_t rnd[6];
+    const char *host;
 
     if (!c->crl_dir)
         return;
@@ -116,14 +113,10 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s)
     crl_w.conf = c;
     crl_w.pool = pchild;
     ec_crl_mirror_init(&crl_w.mirror, pchild, c->crl_dir, c->profile->crl_base);
-    gethostname(host, sizeof(host) - 1);
     crl_w.ctx.conf = c->crl;
     crl_w.ctx.profile = c->profile;
     crl_w.ctx.p11 = c->p11;
-    /* Unique among every producer sharing the store, whatever the host names and pids. */
-    if (ec_random(rnd, sizeof(rnd)) != APR_SUCCESS)
-        memset(rnd, 0, sizeof(rnd));
-    crl_w.ctx.owner = apr_psprintf(pchild, "%s httpd %ld %s", host, (long)getpid(), ec_hex(pchild, rnd, sizeof(rnd)));
+    crl_w.ctx.owner = ecert_worker_owner(pchild, &host);
     crl_w.ctx.actor = apr_psprintf(pchild, "system:crl@%s", host);
     ecert_worker_child_init(crl_w.worker, pchild);
 }

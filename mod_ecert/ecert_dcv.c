@@ -12,7 +12,6 @@
 #include <http_config.h>
 #include <http_log.h>
 #include <http_protocol.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "mod_ecert.h"
 #include "ec_clock.h"
@@ -21,7 +20,6 @@
 #include "ec_dcv_job.h"
 #include "ec_dcv_web.h"
 #include "ec_dns.h"
-#include "ec_util.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -72,9 +70,6 @@ static ec_resolver_t *resolver(apr_pool_t *pchild, server_rec *v, const ec_dcv_c
 
 void ecert_dcv_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    char host[256] = "node";
-    uint8_t rnd[6] = { 0 };
-
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         if (c->dcv_env || !c->issuers->nelts)
@@ -85,9 +80,7 @@ void ecert_dcv_child_init(apr_pool_t *pchild, server_rec *s)
     }
     if (!dcv_w.worker)
         return;
-    gethostname(host, sizeof(host) - 1);
-    ec_random(rnd, sizeof(rnd));
-    dcv_w.owner = apr_psprintf(pchild, "%s httpd %ld %s", host, (long)getpid(), ec_hex(pchild, rnd, sizeof(rnd)));
+    dcv_w.owner = ecert_worker_owner(pchild, NULL);
     /* The worker's own resolver: a check never waits behind a page's CAA lookups. */
     dcv_w.env.conf = dcv_w.conf->dcv;
     dcv_w.env.resolver = resolver(pchild, s, dcv_w.conf->dcv);
@@ -194,6 +187,7 @@ static int dcv_page(ecert_req_t *q, ec_app_t *a)
         ec_tmpl_set(q->vars, "web_path", EC_DCV_WEB_PATH);
         ec_tmpl_set(q->vars, "dns_label", EC_DCV_DNS_LABEL);
         ec_tmpl_flag(q->vars, chosen == EC_DCV_WEBSITE ? "show_website" : "show_dns", 1);
+        ec_tmpl_set(q->vars, "check_method", ec_dcv_method_name(chosen));
         for (int i = 0; i < st.names->nelts; i++)
             if (!APR_ARRAY_IDX(st.names, i, ec_dcv_name_t).valid_id)
                 ec_tmpl_set(ec_tmpl_add(q->vars, "todo"), "todo_name",

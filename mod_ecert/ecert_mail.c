@@ -4,11 +4,9 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
-#include <unistd.h>
 #include <apr_strings.h>
 #include "mod_ecert.h"
 #include "ec_mail_send.h"
-#include "ec_util.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -63,11 +61,6 @@ int ecert_mail_post_config(apr_pool_t *pconf, server_rec *s)
 
 void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    char host[256] = "node";
-    uint8_t rnd[6] = { 0 };
-
-    gethostname(host, sizeof(host) - 1);
-    ec_random(rnd, sizeof(rnd));
-    mail_w.owner = apr_psprintf(pchild, "%s httpd %ld %s", host, (long)getpid(), ec_hex(pchild, rnd, sizeof(rnd)));
+    mail_w.owner = ecert_worker_owner(pchild, NULL);
     ecert_worker_child_init(mail_w.worker, pchild);
 }

@@ -237,7 +237,7 @@ static int login_page(ecert_req_t *q, const char *error_key, int status)
     return ecert_login_page(q, "login", error_key, status);
 }
 
-static int do_login(ecert_req_t *q)
+int ecert_do_login(ecert_req_t *q, const char *page, const char *purpose, const char *next)
 {
     ec_login_result_t result;
     ec_app_t *a;
@@ -247,19 +247,19 @@ static int do_login(ecert_req_t *q)
         return rc;
     if (!ecert_csrf_ok(q) || q->session->app_id) {
         q->session = NULL;
-        return login_page(q, "error.csrf", HTTP_FORBIDDEN);
+        return ecert_login_page(q, page, "error.csrf", HTTP_FORBIDDEN);
     }
     ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
     ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
     if ((rc = ecert_check_login(q, &a, &result)) != OK)
         return rc;
     if (result == EC_LOGIN_RATE_LIMITED)
-        return login_page(q, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
+        return ecert_login_page(q, page, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
     if (result != EC_LOGIN_OK)
-        return login_page(q, "error.login", HTTP_FORBIDDEN);
-    if ((rc = ecert_start_session(q, a, "flow")) != OK)
+        return ecert_login_page(q, page, "error.login", HTTP_FORBIDDEN);
+    if ((rc = ecert_start_session(q, a, purpose)) != OK)
         return rc;
-    return ecert_redirect(q, ecert_step_of(q, a));
+    return ecert_redirect(q, next ? next : ecert_step_of(q, a));
 }
 
 /* ------------------------------------------------------------ confirm (C.3) */
@@ -599,7 +599,7 @@ int ecert_pages(ecert_req_t *q)
         return ecert_report_pages(q);
     if (!strcmp(path, "/") || !strcmp(path, "/login")) {
         if (post)
-            return do_login(q);
+            return ecert_do_login(q, "login", "flow", NULL);
         if (q->session && q->session->app_id && !strcmp(q->session->purpose, "flow") &&
             ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) == APR_SUCCESS)
             return ecert_redirect(q, ecert_step_of(q, a));

@@ -91,32 +91,6 @@ static int login_form(ecert_req_t *q, const char *error_key, int status)
     return ecert_login_page(q, "revoke_login", error_key, status);
 }
 
-static int do_login(ecert_req_t *q)
-{
-    ec_login_result_t result;
-    ec_app_t *a;
-    int rc;
-
-    if ((rc = ecert_read_form(q)) != OK)
-        return rc;
-    if (!ecert_csrf_ok(q) || q->session->app_id) {
-        q->session = NULL;
-        return login_form(q, "error.csrf", HTTP_FORBIDDEN);
-    }
-    ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
-    ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
-    rc = ecert_check_login(q, &a, &result);
-    if (rc != OK)
-        return rc;
-    if (result == EC_LOGIN_RATE_LIMITED)
-        return login_form(q, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
-    if (result != EC_LOGIN_OK)
-        return login_form(q, "error.login", HTTP_FORBIDDEN);
-    if ((rc = ecert_start_session(q, a, "revoke")) != OK)
-        return rc;
-    return ecert_redirect(q, "/revoke/select");
-}
-
 static int select_page(ecert_req_t *q, ec_app_t *a)
 {
     apr_array_header_t *certs;
@@ -233,7 +207,7 @@ int ecert_revoke_pages(ecert_req_t *q)
 
     if (!strcmp(q->path, "/revoke")) {
         if (post)
-            return do_login(q);
+            return ecert_do_login(q, "revoke_login", "revoke", "/revoke/select");
         if (q->session && q->session->app_id && !strcmp(q->session->purpose, "revoke"))
             return ecert_redirect(q, "/revoke/select");
         return login_form(q, NULL, HTTP_OK);

@@ -5,6 +5,7 @@
  * While the database is away a round is not started; the next try waits 1 s, doubling to 30 s.
  * The connections and token sessions a round uses belong to the child's pool: when that goes,
  * the round under way finishes first and no other starts. */
+#include <unistd.h>
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -15,6 +16,7 @@
 #include <mod_dbd.h>
 #include <mod_watchdog.h>
 #include "mod_ecert.h"
+#include "ec_util.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -122,4 +124,17 @@ void ecert_worker_child_init(ecert_worker_t *w, apr_pool_t *pchild)
 {
     if (w && apr_thread_mutex_create(&w->round_lock, APR_THREAD_MUTEX_DEFAULT, w->s->process->pool) == APR_SUCCESS)
         apr_pool_pre_cleanup_register(pchild, w, stop_rounds);
+}
+
+const char *ecert_worker_owner(apr_pool_t *p, const char **host)
+{
+    char name[256] = "node";
+    uint8_t rnd[6] = { 0 };
+
+    gethostname(name, sizeof(name) - 1);
+    if (ec_random(rnd, sizeof(rnd)) != APR_SUCCESS)
+        memset(rnd, 0, sizeof(rnd));
+    if (host)
+        *host = apr_pstrdup(p, name);
+    return apr_psprintf(p, "%s httpd %ld %s", name, (long)getpid(), ec_hex(p, rnd, sizeof(rnd)));
 }

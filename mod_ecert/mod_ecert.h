@@ -100,6 +100,9 @@ typedef void ecert_round_fn(ec_store_t *st, apr_pool_t *p, void *baton);
 int ecert_worker_register(apr_pool_t *pconf, server_rec *s, const char *name, apr_interval_time_t interval,
                           ecert_round_fn *fn, void *baton, ecert_worker_t **out);
 void ecert_worker_child_init(ecert_worker_t *w, apr_pool_t *pchild);
+/* A claim owner unique among every node and child sharing the store ("host httpd pid random");
+ * *host (may be NULL) the host name. */
+const char *ecert_worker_owner(apr_pool_t *p, const char **host);
 
 /* ecert_crl.c: the CRL repository and the node's CRL worker */
 int ecert_crl_handler(request_rec *r);
@@ -126,6 +129,9 @@ int ecert_new_anonymous_session(ecert_req_t *q);
 int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status);
 /* The PIN envelope fields of the form against the store (lockout, rate limit). */
 int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);
+/* POST of an envelope login form on page ("login", "revoke_login"): on success a session of
+ * purpose and a redirect to next (NULL: where the application stands). */
+int ecert_do_login(ecert_req_t *q, const char *page, const char *purpose, const char *next);
 /* Replaces the session by one of purpose ("flow" | "revoke") for the application. */
 int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose);
 ec_notice_ctx_t ecert_notices(ecert_req_t *q);
