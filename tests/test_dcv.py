@@ -687,3 +687,54 @@ def test_dcv_posts_need_the_csrf_token(stack):
     r = sub.post("/dcv/check", {"method": "dns", "csrf": "0" * 64})
     assert r.status_code == 403
     assert not stack.sql("SELECT 1 FROM dcv_job WHERE application_id = %s", (env["id"],))
+
+
+# ------------------------------------------------------------------ limits under attack
+
+@pytest.mark.parametrize("rep", range(3))
+def test_concurrent_sends_and_tries_stay_within_the_limits(stack, rep):
+    """12 sends at once leave at most ECertDCVMailsPerHour (5) codes; 12 wrong codes at once
+    spend the code after exactly 5 tries (the row lock serialises them)."""
+    import concurrent.futures
+    import requests
+    base = unique("race")
+    env, sub = start(stack, "*." + base, cert_type="wildcard")
+    sub.get("/dcv?method=email")
+    cookies, token = sub.s.cookies.get_dict(), sub.csrf
+
+    def post(path, data):
+        data = dict(data, csrf=token)
+        return requests.post(sub.url(path), data=data, cookies=cookies, allow_redirects=False, timeout=60).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(12) as ex:
+        codes = list(ex.map(lambda i: post("/dcv/email/send", {"address": "admin@" + base}), range(12)))
+    assert all(c in (303, 302) for c in codes), codes
+    sent = stack.sql("SELECT COUNT(*) FROM dcv_code WHERE application_id = %s AND method = 'email'", (env["id"],))[0][0]
+    assert 1 <= sent <= 5, sent
+    with concurrent.futures.ThreadPoolExecutor(12) as ex:
+        list(ex.map(lambda i: post("/dcv/email/verify", {"code": "wrong%02d" % i}), range(12)))
+    tries = stack.sql("SELECT COUNT(*) FROM dcv_attempt WHERE application_id = %s AND reason IN "
+                      "('code-wrong', 'code-spent')", (env["id"],))[0][0]
+    assert tries == 5, (tries, stack.sql("SELECT code_id, reason, detail FROM dcv_attempt WHERE application_id = %s ORDER BY id", (env["id"],)), stack.sql("SELECT id, tries, spent, created_at FROM dcv_code WHERE application_id = %s", (env["id"],)))
+    assert stack.sql("SELECT COUNT(*) FROM dcv_code WHERE application_id = %s AND NOT spent", (env["id"],))[0][0] == 0
+    assert certificate_of(stack, env) is None
+
+
+def test_garbage_in_every_field_changes_nothing(stack):
+    name = unique("junk")
+    env, sub = start(stack, name)
+    sub.get("/dcv")
+    mails = stack.sql("SELECT COUNT(*) FROM mail_queue")[0][0]
+    for path, data in (("/dcv/check", {"method": "../../etc/passwd"}), ("/dcv/check", {"method": ""}),
+                       ("/dcv/check", {}), ("/dcv/email/send", {"address": "a" * 5000}),
+                       ("/dcv/email/send", {"address": "admin@%s\r\nBcc: x@example.org" % name}),
+                       ("/dcv/email/send", {"address": "admin@" + name + "\x00.evil.com"}),
+                       ("/dcv/email/verify", {"code": "\x00\xff" * 4000}), ("/dcv/nowhere", {"x": "y"})):
+        r = sub.post(path, data)
+        assert r.status_code in (200, 400), (path, r.status_code)
+    for q in ("?method=%3Cscript%3E", "?note=%3Cscript%3Ealert(1)%3C/script%3E", "?method=email&note=x" * 50):
+        r = sub.get("/dcv" + q)
+        assert r.status_code == 200 and "<script>" not in r.text
+    assert not stack.sql("SELECT 1 FROM dcv_job WHERE application_id = %s", (env["id"],))
+    assert stack.sql("SELECT COUNT(*) FROM mail_queue")[0][0] == mails
+    assert not stack.sql("SELECT 1 FROM dcv_validation WHERE application_id = %s", (env["id"],))
