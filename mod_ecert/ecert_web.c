@@ -121,7 +121,9 @@ static int hexdigit(char c)
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
-/* application/x-www-form-urlencoded, decoded in place: '+' is a space, %XX an octet. */
+/* application/x-www-form-urlencoded, decoded in place: '+' is a space, %XX an octet. NULL
+ * for %00: no field of ours holds a NUL, and a C string would silently end there (an address
+ * "admin@example.com%00.evil" would be read as admin@example.com). */
 static char *form_decode(char *s)
 {
     char *o = s;
@@ -129,7 +131,8 @@ static char *form_decode(char *s)
         if (*i == '+')
             *o++ = ' ';
         else if (*i == '%' && hexdigit(i[1]) >= 0 && hexdigit(i[2]) >= 0) {
-            *o++ = (char)(hexdigit(i[1]) << 4 | hexdigit(i[2]));
+            if (!(*o++ = (char)(hexdigit(i[1]) << 4 | hexdigit(i[2]))))
+                return NULL;
             i += 2;
         }
         else
@@ -189,9 +192,14 @@ int ecert_read_form(ecert_req_t *q)
         char *eq = strchr(pair, '=');
         if (++n > 32)
             return HTTP_BAD_REQUEST;
+        const char *name, *value = "";
         if (eq)
             *eq++ = 0;
-        apr_table_setn(q->form, form_decode(pair), eq ? form_decode(eq) : "");
+        if (!(name = form_decode(pair)) || (eq && !(value = form_decode(eq)))) {
+            ecert_wipe_form(q);
+            return HTTP_BAD_REQUEST;
+        }
+        apr_table_setn(q->form, name, value);
     }
     return OK;
 }
