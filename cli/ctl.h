@@ -62,6 +62,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv);
 int cmd_crl(ctl_t *ctl, int argc, char **argv);
 int cmd_report(ctl_t *ctl, int argc, char **argv);
 int cmd_dcv(ctl_t *ctl, int argc, char **argv);
+int cmd_perspectives(ctl_t *ctl, int argc, char **argv);
 /* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
  * and prints what was issued; returns 0, or 1 after printing why one failed. */
 int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *roles);

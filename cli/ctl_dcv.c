@@ -1,6 +1,7 @@
 /* ecertctl dcv: what the CA sees of a domain, with the resolver and settings httpd uses.
  *   dcv caa NAME... [--method website|dns|email]   CAA decision for each name (RFC 8659)
  *   dcv txt NAME CODE [NAME CODE]...               the DNS Change check of each name
+ *   dcv corroborate NAME CODE [NAME CODE]...       the same, then asked of the remote perspectives
  *   dcv status REFERENCE                           each name of an application and its validation
  *   dcv check REFERENCE website|dns|caa            run the check now (as the worker does)
  * caa and txt print the time each check took, for bench/dcv.sh. */
@@ -16,14 +17,16 @@
 #include "ec_clock.h"
 #include "ec_dcv.h"
 #include "ec_dcv_job.h"
+#include "ec_mpic.h"
 #include "ec_util.h"
 
-static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_dcv_stmts, ec_dcv_job_stmts, NULL };
+static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_dcv_stmts, ec_dcv_job_stmts, ec_mpic_stmts, NULL };
 
 static void __attribute__((noreturn)) dcv_usage(void)
 {
     fputs("usage: ecertctl dcv caa NAME... [--method website|dns|email]\n"
           "       ecertctl dcv txt NAME CODE [NAME CODE]...\n"
+          "       ecertctl dcv corroborate NAME CODE [NAME CODE]...\n"
           "       ecertctl dcv status REFERENCE\n"
           "       ecertctl dcv check REFERENCE website|dns|caa\n", stderr);
     exit(ctl_finish(2));
@@ -95,6 +98,39 @@ static int txt(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
     return failed;
 }
 
+/* One line per name: the primary's reason and time, the quorum's outcome and time, and the
+ * slowest perspective's own time in that round (bench/mpic.sh reads them). */
+static int corroborate(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
+{
+    int failed = 0;
+    for (int i = 0; i + 1 < argc; i += 2) {
+        ec_dcv_txt_result_t r;
+        ec_mpic_result_t m;
+        apr_array_header_t *codes;
+        apr_pool_t *p;
+        apr_time_t t0;
+        double primary, slowest = 0;
+        apr_pool_create(&p, ctl->pool);
+        codes = apr_array_make(p, 1, sizeof(const char *));
+        APR_ARRAY_PUSH(codes, const char *) = argv[i + 1];
+        t0 = apr_time_now();
+        ec_dcv_txt_check(env->resolver, p, argv[i], codes, &r);
+        primary = ms_since(t0);
+        memset(&m, 0, sizeof(m));
+        if (r.passed)
+            ec_mpic_dcv(&env->conf->mpic, p, ec_clock_now(), "txt", argv[i], argv[i + 1], &m);
+        for (int k = 0; k < m.remote; k++)
+            if (m.asks[k].ms > slowest)
+                slowest = (double)m.asks[k].ms;
+        printf("%s\t%s\t%.3f ms\t%s %d/%d\t%.3f ms\t%.0f ms\t%s\n", argv[i], r.reason, primary,
+               !r.passed ? "-" : m.passed ? "corroborated" : "not-corroborated", m.corroborating, m.remote,
+               ms_since(t0), slowest, m.detail ? m.detail : r.detail);
+        failed |= !r.passed || !m.passed;
+        apr_pool_destroy(p);
+    }
+    return failed;
+}
+
 static ec_app_t *load(ctl_t *ctl, ec_store_t *s, const char *ref)
 {
     ec_app_t *a;
@@ -152,6 +188,8 @@ int cmd_dcv(ctl_t *ctl, int argc, char **argv)
         return caa(ctl, &env, argc - 2, argv + 2);
     if (!strcmp(argv[1], "txt") && argc >= 4 && argc % 2 == 0)
         return txt(ctl, &env, argc - 2, argv + 2);
+    if (!strcmp(argv[1], "corroborate") && argc >= 4 && argc % 2 == 0)
+        return corroborate(ctl, &env, argc - 2, argv + 2);
     if (!strcmp(argv[1], "check") && argc == 4) {
         ec_app_t *a;
         ctl_store(ctl, sets, &s);

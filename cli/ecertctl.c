@@ -38,6 +38,8 @@ static void usage(void)
           "      administrative revocation; re-signs the certificate's OCSP responses\n"
           "  dcv caa NAME... | dcv txt NAME CODE | dcv status REF | dcv check REF website|dns|caa\n"
           "      domain validation and CAA, as the CA's resolver sees them\n"
+          "  perspectives check\n"
+          "      the remote perspectives' health (BR 3.2.2.9 corroboration)\n"
           "  issue --reference REF --csr FILE [--out FILE]\n"
           "      back-office issuance for an approved application (same pipeline as the web)\n", stderr);
     exit(ctl_finish(2));
@@ -131,6 +133,8 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_crl(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "dcv"))
         return ctl_finish(cmd_dcv(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "perspectives"))
+        return ctl_finish(cmd_perspectives(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

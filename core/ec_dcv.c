@@ -19,21 +19,25 @@ const ec_stmt_t ec_dcv_stmts[] = {
     { "dcv_code_last", "SELECT id FROM dcv_code WHERE code_sha256 = UNHEX(%s)" },
     { "dcv_email_current", "SELECT email_to, " EPOCH_S("expires_at") ", tries FROM dcv_code WHERE application_id = %s "
       "AND method = 'email' AND expires_at > %s AND NOT spent ORDER BY id DESC LIMIT 1" },
-    { "dcv_validations", "SELECT id, domain, method, covers_below, " EPOCH_S("validated_at") ", application_id "
-      "FROM dcv_validation WHERE org_key = UNHEX(%s) AND initiated_at >= %s ORDER BY validated_at DESC LIMIT 1000" },
+    /* A Website or DNS Change validation counts only with its corroboration (BR 3.2.2.9):
+     * none made before the CA corroborated is reused. */
+    { "dcv_validations", "SELECT v.id, v.domain, v.method, v.covers_below, " EPOCH_S("v.validated_at") ", "
+      "v.application_id FROM dcv_validation v JOIN dcv_attempt t ON t.id = v.attempt_id "
+      "WHERE v.org_key = UNHEX(%s) AND v.initiated_at >= %s AND (v.method = 'email' OR t.mpic_check_id IS NOT NULL) "
+      "ORDER BY v.validated_at DESC LIMIT 1000" },
     { "dcv_attempts", "SELECT name, method, passed, reason, detail, " EPOCH_S("at") " FROM dcv_attempt "
       "WHERE application_id = %s ORDER BY id DESC LIMIT 500" },
     { "dcv_caa_last", "SELECT name, verdict, reason, COALESCE(detail, ''), " EPOCH_S("at") " FROM caa_check "
       "WHERE application_id = %s ORDER BY id DESC LIMIT 500" },
     { "dcv_job_get", "SELECT kind, state FROM dcv_job WHERE application_id = %s AND state <> 'done'" },
     { "dcv_attempt_insert", "INSERT INTO dcv_attempt (application_id, code_id, name, method, code_sha256, at, "
-      "passed, reason, detail, url, email_to, dns, method_ref) VALUES (%s, NULLIF(%s, ''), %s, %s, "
-      "UNHEX(NULLIF(%s, '')), %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), %s)" },
+      "passed, reason, detail, url, email_to, dns, method_ref, mpic_check_id) VALUES (%s, NULLIF(%s, ''), %s, %s, "
+      "UNHEX(NULLIF(%s, '')), %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), NULLIF(%s, ''), %s, NULLIF(%s, ''))" },
     { "dcv_last_id", "SELECT LAST_INSERT_ID()" },
     { "dcv_validation_insert", "INSERT INTO dcv_validation (org_key, application_id, domain, method, covers_below, "
       "method_ref, initiated_at, validated_at, attempt_id) VALUES (UNHEX(%s), %s, %s, %s, %s, %s, %s, %s, %s)" },
-    { "dcv_caa_insert", "INSERT INTO caa_check (application_id, name, at, verdict, reason, detail, relevant_at, dns) "
-      "VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), %s)" },
+    { "dcv_caa_insert", "INSERT INTO caa_check (application_id, name, at, verdict, reason, detail, relevant_at, dns, "
+      "mpic_check_id) VALUES (%s, %s, %s, %s, %s, NULLIF(%s, ''), NULLIF(%s, ''), %s, NULLIF(%s, ''))" },
     { NULL, NULL }
 };
 
@@ -333,7 +337,8 @@ apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t 
     ec_store_exec(s, p, "dcv_attempt_insert", NULL,
                   EC_ARGS(t->app->id, t->code_id ? t->code_id : "", t->name, mname, t->code_hash ? t->code_hash : "", at,
                           t->passed ? "1" : "0", t->reason, detail, clip(p, t->urls, 60000),
-                          t->email_to ? t->email_to : "", clip(p, t->dns, 1 << 20), ec_dcv_method_ref(t->method)));
+                          t->email_to ? t->email_to : "", clip(p, t->dns, 1 << 20), ec_dcv_method_ref(t->method),
+                          t->mpic_id ? t->mpic_id : ""));
     if (!s->failed && ec_store_get1(s, p, "dcv_last_id", 1, &id, EC_NOARGS) != APR_SUCCESS)
         s->failed = 1;
     if (!s->failed && t->passed)
@@ -352,7 +357,7 @@ apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t 
 
 apr_status_t ec_dcv_record_caa(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *cert_name,
                                time_t at, const char *verdict, const char *reason, const char *detail,
-                               const char *relevant_at, const char *dns, const char **id)
+                               const char *relevant_at, const char *dns, const char *mpic_id, const char **id)
 {
     char d[1000];
     apr_status_t rv;
@@ -360,7 +365,7 @@ apr_status_t ec_dcv_record_caa(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, 
     apr_cpystrn(d, clip(p, detail, sizeof(d) - 1), sizeof(d));
     rv = ec_store_exec(s, p, "dcv_caa_insert", NULL,
                        EC_ARGS(a->id, cert_name, ec_sqltime(p, at), verdict, reason, d,
-                               relevant_at ? relevant_at : "", clip(p, dns, 1 << 20)));
+                               relevant_at ? relevant_at : "", clip(p, dns, 1 << 20), mpic_id ? mpic_id : ""));
     if (rv == APR_SUCCESS && id)
         rv = ec_store_get1(s, p, "dcv_last_id", 1, id, EC_NOARGS);
     return rv;

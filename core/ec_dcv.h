@@ -99,6 +99,7 @@ typedef struct {
     const char *reason, *detail, *urls, *email_to, *dns;
     time_t initiated;            /* the code's creation (BR 4.2.1 counts reuse from it) */
     time_t at;
+    const char *mpic_id;         /* the corroboration relied on (ec_mpic), or NULL */
 } ec_dcv_attempt_t;
 apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t *at, const char *actor);
 
@@ -106,6 +107,6 @@ apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t 
  * open); *id the row. */
 apr_status_t ec_dcv_record_caa(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *cert_name,
                                time_t at, const char *verdict, const char *reason, const char *detail,
-                               const char *relevant_at, const char *dns, const char **id);
+                               const char *relevant_at, const char *dns, const char *mpic_id, const char **id);
 
 #endif

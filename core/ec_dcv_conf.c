@@ -13,6 +13,7 @@ void ec_dcv_conf_init(ec_dcv_conf_t *c)
     c->email = -1;
     c->private_addresses = -1;
     c->mails_per_hour = -1;
+    ec_mpic_conf_init(&c->mpic);
 }
 
 static const char *on_off(apr_pool_t *p, const char *name, int argc, char *const *argv, const char *on,
@@ -48,6 +49,8 @@ const char *ec_dcv_conf_directive(ec_dcv_conf_t *c, apr_pool_t *p, const char *n
         return err;
     if ((err = ec_caa_directive(&c->caa, p, name, argc, argv)) != EC_CAA_NOT_MINE)
         return err;
+    if ((err = ec_mpic_conf_directive(&c->mpic, p, name, argc, argv)) != EC_MPIC_NOT_MINE)
+        return err;
     return EC_DCV_NOT_MINE;
 }
 
@@ -56,6 +59,7 @@ ec_dcv_conf_t *ec_dcv_conf_merge(apr_pool_t *p, const ec_dcv_conf_t *base, const
     ec_dcv_conf_t *c = apr_pcalloc(p, sizeof(*c));
     c->dns = *ec_resolver_merge(p, &base->dns, &add->dns);
     c->caa = *ec_caa_merge(p, &base->caa, &add->caa);
+    c->mpic = *ec_mpic_conf_merge(p, &base->mpic, &add->mpic);
     c->email = add->email >= 0 ? add->email : base->email;
     c->private_addresses = add->private_addresses >= 0 ? add->private_addresses : base->private_addresses;
     c->mails_per_hour = add->mails_per_hour >= 0 ? add->mails_per_hour : base->mails_per_hour;
@@ -66,6 +70,7 @@ void ec_dcv_conf_finish(ec_dcv_conf_t *c, apr_pool_t *p)
 {
     ec_resolver_finish(&c->dns);
     ec_caa_finish(&c->caa, p);
+    ec_mpic_conf_finish(&c->mpic, p);
     if (c->email < 0)
         c->email = 1;
     if (c->private_addresses < 0)

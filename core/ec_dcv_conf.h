@@ -6,6 +6,7 @@
 #define EC_DCV_CONF_H
 
 #include "ec_caa.h"
+#include "ec_mpic_conf.h"
 #include "ec_resolver.h"
 
 typedef struct {
@@ -14,6 +15,7 @@ typedef struct {
     int email;                   /* -1 unset; default on (until the BR sunset) */
     int private_addresses;       /* -1 unset; default refuse: the CA never fetches its own network */
     int mails_per_hour;          /* validation mails per application; -1 unset */
+    ec_mpic_conf_t mpic;         /* the remote perspectives (BR 3.2.2.9) */
 } ec_dcv_conf_t;
 
 extern const char EC_DCV_NOT_MINE[];

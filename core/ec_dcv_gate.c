@@ -3,6 +3,7 @@
 #include "ec_dcv_gate.h"
 #include "ec_caa.h"
 #include "ec_clock.h"
+#include "ec_mpic.h"
 #include "ec_names.h"
 #include "ec_profile.h"
 
@@ -51,9 +52,47 @@ static const char *dcv_gate(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, voi
 
 typedef struct {
     const char *cert_name;
+    const char *method;
     ec_caa_result_t r;
     time_t at;
+    const char *mpic_id;
 } caa_found_t;
+
+/* BR 3.2.2.8, 3.2.2.9: the primary's permission corroborated by the remote perspectives,
+ * every name in one round, each outcome recorded (before the issuance transaction: a refusal
+ * is evidence too). Nothing is reused from an earlier issuance: BR 3.2.2.9 would allow 398
+ * days for the same applicant, but a fresh quorum costs one round and proves more. */
+static const char *caa_corroborate(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
+                                   apr_array_header_t *found, const char **detail)
+{
+    int n = found->nelts;
+    const char **names = apr_pcalloc(p, (apr_size_t)n * sizeof(*names) + 1);
+    const char **methods = apr_pcalloc(p, (apr_size_t)n * sizeof(*methods) + 1);
+    ec_mpic_result_t *res = apr_pcalloc(p, (apr_size_t)n * sizeof(*res) + 1);
+    const char *refusal = NULL;
+
+    for (int i = 0; i < n; i++) {
+        names[i] = APR_ARRAY_IDX(found, i, caa_found_t).cert_name;
+        methods[i] = APR_ARRAY_IDX(found, i, caa_found_t).method;
+    }
+    ec_mpic_caa(&env->conf->mpic, &env->conf->caa, p, ec_clock_now(), n, names, methods, a->government, res);
+    for (int i = 0; i < n; i++) {
+        if (ec_mpic_record(s, p, a, &res[i], "issuance") != APR_SUCCESS) {
+            *detail = "the corroboration could not be stored";
+            return "caa.failed_short";
+        }
+        APR_ARRAY_IDX(found, i, caa_found_t).mpic_id = res[i].id;
+        if (!res[i].passed && !refusal) {
+            refusal = res[i].remote ? "caa.mpic_short" : "caa.mpic_unavailable_short";
+            *detail = res[i].remote
+                ? apr_psprintf(p, "%s: CAA permission was corroborated from %d of %d other places on the Internet; "
+                               "at least %d must (BR 3.2.2.9)", names[i], res[i].corroborating, res[i].remote,
+                               res[i].remote - res[i].allowed)
+                : apr_psprintf(p, "%s: %s", names[i], res[i].detail);
+        }
+    }
+    return refusal;
+}
 
 /* Before the transaction: the lookups, for every certificate name, with the method its
  * validation used (RFC 8657 validationmethods; a government application's names have none). */
@@ -63,6 +102,7 @@ static const char *caa_lookup(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, v
     const ec_dcv_env_t *env = baton;
     apr_array_header_t *names = ec_profile_names(p, a), *found;
     ec_dcv_status_t st;
+    const char *refusal;
     int have_status;
 
     if (!env || !env->resolver) {
@@ -83,6 +123,7 @@ static const char *caa_lookup(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, v
                 method = ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method));
         }
         f->cert_name = cn;
+        f->method = method;
         ec_caa_check(env->resolver, p, &env->conf->caa, cn, method, &f->r);
         f->at = ec_clock_now();
         if (f->r.verdict != EC_CAA_PERMIT) {
@@ -90,6 +131,8 @@ static const char *caa_lookup(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, v
             return f->r.verdict == EC_CAA_FORBID ? "caa.forbid_short" : "caa.failed_short";
         }
     }
+    if ((refusal = caa_corroborate(s, p, env, a, found, detail)) != NULL)
+        return refusal;
     *state = found;
     return NULL;
 }
@@ -103,7 +146,7 @@ static const char *caa_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, v
         const caa_found_t *f = &APR_ARRAY_IDX(found, i, caa_found_t);
         const char *id;
         if (ec_dcv_record_caa(s, p, a, f->cert_name, f->at, "permit", f->r.reason, NULL, f->r.relevant_at,
-                              f->r.evidence, &id) != APR_SUCCESS) {
+                              f->r.evidence, f->mpic_id, &id) != APR_SUCCESS) {
             *detail = "the CAA result could not be stored";
             return "caa.failed_short";
         }

@@ -7,6 +7,7 @@
 #include "ec_clock.h"
 #include "ec_dcv_web.h"
 #include "ec_log.h"
+#include "ec_mpic.h"
 #include "ec_profile.h"
 #include "ec_util.h"
 
@@ -40,88 +41,6 @@ apr_status_t ec_dcv_queue(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const
     return rv;
 }
 
-static const char *trimmed(apr_pool_t *p, const char *s)
-{
-    const char *e;
-    while (apr_isspace(*s))
-        s++;
-    e = s + strlen(s);
-    while (e > s && apr_isspace(e[-1]))
-        e--;
-    return apr_pstrmemdup(p, s, (apr_size_t)(e - s));
-}
-
-/* One TXT set: 1 holds a code (*matched its index), 0 has records but no code, -1 has none;
- * -2 bogus, -3 failed. */
-static int txt_at(ec_resolver_t *r, apr_pool_t *p, const char *at, const apr_array_header_t *codes,
-                  ec_dcv_txt_result_t *res, const char **why)
-{
-    ec_dns_answer_t a;
-    if (ec_resolve(r, p, at, EC_DNS_TXT, &a) != APR_SUCCESS) {
-        *why = apr_psprintf(p, "%s cannot be looked up", at);
-        return -3;
-    }
-    res->dns = apr_pstrcat(p, res->dns, *res->dns ? "\n" : "", ec_dns_answer_text(p, at, EC_DNS_TXT, &a), NULL);
-    if (a.security == EC_DNS_BOGUS) {
-        *why = apr_psprintf(p, "the TXT lookup of %s failed DNSSEC validation (%s)", at, a.why);
-        return -2;
-    }
-    if (a.security == EC_DNS_FAILED) {
-        *why = apr_psprintf(p, "the TXT lookup of %s failed (%s)", at, a.why);
-        return -3;
-    }
-    for (int i = 0; i < a.rrs->nelts; i++) {
-        const ec_dns_rr_t *rr = &APR_ARRAY_IDX(a.rrs, i, ec_dns_rr_t);
-        const char *t = ec_dns_txt(p, rr->data, rr->len);
-        for (int j = 0; t && j < codes->nelts; j++)
-            if (!strcmp(trimmed(p, t), APR_ARRAY_IDX(codes, j, const char *))) {
-                res->matched = j;
-                return 1;
-            }
-    }
-    return a.rrs->nelts ? 0 : -1;
-}
-
-void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const apr_array_header_t *codes,
-                      ec_dcv_txt_result_t *res)
-{
-    const char *under = apr_pstrcat(p, EC_DCV_DNS_LABEL ".", name, NULL), *why = NULL, *why2 = NULL;
-    int at_name, at_under;
-
-    memset(res, 0, sizeof(*res));
-    res->dns = "";
-    at_name = txt_at(r, p, name, codes, res, &why);
-    if (at_name == 1) {
-        res->passed = 1;
-        res->reason = "passed";
-        res->detail = apr_psprintf(p, "the TXT record of %s holds the validation code", name);
-        return;
-    }
-    at_under = strlen(under) <= 253 ? txt_at(r, p, under, codes, res, &why2) : -1;
-    if (at_under == 1) {
-        res->passed = 1;
-        res->reason = "passed";
-        res->detail = apr_psprintf(p, "the TXT record of %s holds the validation code", under);
-        return;
-    }
-    if (at_name == -2 || at_under == -2) {
-        res->reason = "bogus";
-        res->detail = at_name == -2 ? why : why2;
-    }
-    else if (at_name == -3 || at_under == -3) {
-        res->reason = "dns";
-        res->detail = at_name == -3 ? why : why2;
-    }
-    else if (at_name == 0 || at_under == 0) {
-        res->reason = "code-absent";
-        res->detail = apr_psprintf(p, "the TXT records of %s and %s do not hold the validation code", name, under);
-    }
-    else {
-        res->reason = "not-found";
-        res->detail = apr_psprintf(p, "there is no TXT record at %s or %s", name, under);
-    }
-}
-
 /* Returns the index of the code that passed, or -1. */
 static int check_name(const ec_dcv_env_t *env, apr_pool_t *p, ec_dcv_method_t m, const char *name,
                       const apr_array_header_t *codes, ec_dcv_attempt_t *t)
@@ -149,6 +68,29 @@ static int check_name(const ec_dcv_env_t *env, apr_pool_t *p, ec_dcv_method_t m,
     }
 }
 
+/* What the primary perspective saw (code) asked of the remote ones; without the quorum the
+ * attempt fails. The subscriber's sentence names no perspective; the record does. */
+static apr_status_t corroborate(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
+                                ec_dcv_method_t m, const char *name, const char *code, const char *actor,
+                                ec_dcv_attempt_t *t)
+{
+    ec_mpic_result_t r;
+    apr_status_t rv;
+
+    ec_mpic_dcv(&env->conf->mpic, p, ec_clock_now(), m == EC_DCV_WEBSITE ? "web" : "txt", name, code, &r);
+    if ((rv = ec_mpic_record(s, p, a, &r, actor)) != APR_SUCCESS)
+        return rv;
+    t->mpic_id = r.id;
+    if (!r.passed) {
+        t->passed = 0;
+        t->reason = "mpic";
+        t->detail = apr_psprintf(p, "the validation code was seen from %d of %d other places on the Internet; "
+                                 "at least %d must see it (BR 3.2.2.9)", r.corroborating, r.remote,
+                                 r.remote - r.allowed);
+    }
+    return APR_SUCCESS;
+}
+
 /* CAA for every certificate name whose base is validated, with the method it was validated by. */
 static apr_status_t check_caa(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
                               ec_dcv_renew_fn *renew, void *baton)
@@ -174,7 +116,7 @@ static apr_status_t check_caa(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *
                      ec_dcv_method_caa_label(ec_dcv_method_parse(n->valid_method)), &c);
         if ((rv = ec_dcv_record_caa(s, p, a, cn, ec_clock_now(),
                                     c.verdict == EC_CAA_PERMIT ? "permit" : c.verdict == EC_CAA_FORBID ? "forbid" : "failed",
-                                    c.reason, c.why, c.relevant_at, c.evidence, NULL)) != APR_SUCCESS)
+                                    c.reason, c.why, c.relevant_at, c.evidence, NULL, NULL)) != APR_SUCCESS)
             return rv;
     }
     return APR_SUCCESS;
@@ -186,6 +128,7 @@ apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, c
     ec_dcv_method_t m = ec_dcv_method_parse(kind);
     ec_dcv_status_t st;
     apr_array_header_t *codes, *values;
+    const char *unreliable;
     time_t now = ec_clock_now();
     apr_status_t rv;
 
@@ -195,6 +138,9 @@ apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, c
         if ((rv = ec_dcv_status(s, p, a, now, &st)) != APR_SUCCESS ||
             (rv = ec_dcv_codes(s, p, a, m, now, &codes)) != APR_SUCCESS)
             return rv;
+        /* BR 3.2.2.9: a validation that cannot be corroborated is not attempted. */
+        if ((unreliable = ec_mpic_conf_problem(&env->conf->mpic, p, now)) != NULL)
+            unreliable = apr_pstrcat(p, "domain validation cannot be corroborated now: ", unreliable, NULL);
         values = apr_array_make(p, codes->nelts, sizeof(const char *));
         for (int i = 0; i < codes->nelts; i++)
             APR_ARRAY_PUSH(values, const char *) = APR_ARRAY_IDX(codes, i, ec_dcv_code_t).code;
@@ -213,7 +159,15 @@ apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, c
             t.method = m;
             t.name = n->name;
             t.domain = n->name;
-            k = check_name(env, p, m, n->name, values, &t);
+            if (unreliable) {
+                t.reason = "mpic-unavailable";
+                t.detail = unreliable;
+                k = -1;
+            }
+            else if ((k = check_name(env, p, m, n->name, values, &t)) >= 0 &&
+                     (rv = corroborate(s, p, env, a, m, n->name, APR_ARRAY_IDX(values, k, const char *), actor,
+                                       &t)) != APR_SUCCESS)
+                return rv;
             /* The evidence names the code found, or the newest one when none was. */
             used = &APR_ARRAY_IDX(codes, k >= 0 ? k : 0, ec_dcv_code_t);
             ec_sha256(used->code, strlen(used->code), h);

@@ -8,6 +8,7 @@
 #define EC_DCV_JOB_H
 
 #include "ec_dcv.h"
+#include "ec_dcv_txt.h"
 #include "ec_resolver.h"
 
 extern const ec_stmt_t ec_dcv_job_stmts[];
@@ -29,15 +30,5 @@ apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, 
 typedef int ec_dcv_renew_fn(void *baton);
 apr_status_t ec_dcv_run(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, const ec_app_t *a,
                         const char *kind, const char *actor, ec_dcv_renew_fn *renew, void *baton);
-
-/* DNS Change for one name: the TXT records at name, then at _dnsauth.<name>. */
-typedef struct {
-    int passed;
-    int matched;                     /* passed: the index of the code found */
-    const char *reason, *detail, *dns;
-} ec_dcv_txt_result_t;
-/* codes: const char *, the application's live codes (any one of them passes). */
-void ec_dcv_txt_check(ec_resolver_t *r, apr_pool_t *p, const char *name, const apr_array_header_t *codes,
-                      ec_dcv_txt_result_t *res);
 
 #endif

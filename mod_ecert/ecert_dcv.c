@@ -11,6 +11,7 @@
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
+#include <http_core.h>
 #include <http_protocol.h>
 #include <apr_strings.h>
 #include "mod_ecert.h"
@@ -20,6 +21,7 @@
 #include "ec_dcv_job.h"
 #include "ec_dcv_web.h"
 #include "ec_dns.h"
+#include "ec_mpic_conf.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -46,6 +48,28 @@ static void round_work(ec_store_t *st, apr_pool_t *p, void *baton)
     }
 }
 
+/* BR 3.2.2.9: said once at start, where an operator looks; the pages and ecertctl say it
+ * again when a validation is refused for it. */
+static void log_perspectives(apr_pool_t *pconf, server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
+        const char *problem;
+        if (!c->issuers->nelts || (v != s && c->dcv == dcv_w.conf->dcv))
+            continue;
+        problem = ec_mpic_conf_problem(&c->dcv->mpic, pconf, ec_clock_now());
+        if (problem)
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECE0141: multi-perspective corroboration: %s: domain "
+                         "validation of non-government applications refuses to run, and their certificates "
+                         "are not issued", problem);
+        else
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, v, "ECE0142: multi-perspective corroboration: %d remote "
+                         "perspectives, %d required now, at most %d may not corroborate",
+                         c->dcv->mpic.perspectives->nelts, ec_mpic_required(&c->dcv->mpic, ec_clock_now()),
+                         ec_mpic_allowed_failures(c->dcv->mpic.perspectives->nelts));
+    }
+}
+
 int ecert_dcv_post_config(apr_pool_t *pconf, server_rec *s)
 {
     dcv_w.s = s;
@@ -53,6 +77,8 @@ int ecert_dcv_post_config(apr_pool_t *pconf, server_rec *s)
     dcv_w.worker = NULL;
     if (!dcv_w.conf->issuers->nelts)
         return OK;
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        log_perspectives(pconf, s);
     return ecert_worker_register(pconf, s, "ecert-dcv", POLL, round_work, NULL, &dcv_w.worker);
 }
 

@@ -31,6 +31,7 @@
 #include "ec_dcv.h"
 #include "ec_dcv_email.h"
 #include "ec_dcv_job.h"
+#include "ec_mpic.h"
 
 static server_rec *log_server;
 
@@ -39,7 +40,7 @@ static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
-    ec_dcv_job_stmts, ec_dcv_email_stmts, NULL
+    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, NULL
 };
 
 /* Core log lines go to the main server's error log with the core's own tag. */
@@ -273,6 +274,17 @@ static const command_rec ecert_cmds[] = {
                       "allow|refuse: Website Change may fetch from private and loopback addresses (a lab; default refuse)"),
     AP_INIT_TAKE_ARGV("ECertDCVMailsPerHour", set_dcv, NULL, RSRC_CONF,
                       "validation mails one application may send per hour (default 5)"),
+    AP_INIT_TAKE_ARGV("ECertPerspective", set_dcv, NULL, RSRC_CONF,
+                      "NAME URL RIR LAT,LON KEYFILE: a remote perspective that corroborates domain validation "
+                      "and CAA (BR 3.2.2.9)"),
+    AP_INIT_TAKE_ARGV("ECertPerspectivePrimary", set_dcv, NULL, RSRC_CONF,
+                      "NAME LAT,LON RIR: this CA's name towards its perspectives, and where it is"),
+    AP_INIT_TAKE_ARGV("ECertPerspectiveCA", set_dcv, NULL, RSRC_CONF,
+                      "CA certificates (PEM file) the perspectives' TLS certificates are checked with"),
+    AP_INIT_TAKE_ARGV("ECertPerspectiveTimeout", set_dcv, NULL, RSRC_CONF,
+                      "seconds every perspective's answer may take (default 20)"),
+    AP_INIT_TAKE_ARGV("ECertPerspectiveMinimum", set_dcv, NULL, RSRC_CONF,
+                      "a test build's number of remote perspectives required (a production build refuses it)"),
     AP_INIT_TAKE1("ECertKeyCompromiseProof", set_proof, NULL, RSRC_CONF,
                   "CN of a key-compromise proof CSR (default CPS 4.9.12's; the English one is accepted too)"),
     AP_INIT_TAKE2("ECertReportRateLimit", set_report_rate, NULL, RSRC_CONF,

@@ -14,7 +14,7 @@ SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 CFLAGS="-O1 -g $SAN -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -I$SRC/core \
     $(apr-1-config --cflags --cppflags --includes) $(apu-1-config --includes) \
     $(pkg-config --cflags p11-kit-1 libidn2 openssl libcurl libpsl)"
-LIBS="$(apu-1-config --link-ld) $(apr-1-config --link-ld) $(pkg-config --libs p11-kit-1 libidn2 openssl libcurl libpsl) -lunbound"
+LIBS="$(apu-1-config --link-ld) $(apr-1-config --link-ld) $(pkg-config --libs p11-kit-1 libidn2 openssl libcurl libpsl) -lunbound -lm"
 
 mkdir -p "$OUT/core"
 objs=()
