@@ -9,6 +9,10 @@ Two layouts:
              delegates com. and hk. (signed, with DS), broken-dnssec.com. (signed, but its DS
              in com. is wrong: bogus) and unsigned-zone.com. (no DS: insecure).
 
+Either layout may also listen on more addresses (also_listen, same port): every NS glue stays
+<addr>. The network lab (scripts/net_lab.py) has Knot on its dns_addr and dns_backend, so that a
+hijacker's proxy on dns_addr inside one namespace can still reach the real server.
+
 Records are changed while the server runs with knotc (zone-begin / zone-set / zone-commit);
 Knot re-signs at once.
 """
@@ -38,9 +42,12 @@ class DnsLabError(Exception):
 
 
 class DnsLab:
-    def __init__(self, rundir, addr="127.0.0.1", port=53, delegated=None, records=()):
+    def __init__(self, rundir, addr="127.0.0.1", port=53, delegated=None, records=(),
+                 also_listen=()):
         self.dir = os.path.abspath(rundir)
         self.addr = addr
+        # more addresses Knot listens on (port `port`); the glue stays addr
+        self.also_listen = [a for a in (also_listen or ()) if a and a != addr]
         self.port = int(port)
         self.delegated = (self.port == 53) if delegated is None else delegated
         if self.delegated and self.port != 53:
@@ -97,7 +104,7 @@ class DnsLab:
                 f.write("\n".join(lines) + "\n")
         conf = """server:
     rundir: {d}
-    listen: {addr}@{port}
+    listen: [ {listen} ]
     pidfile: {pid}
 log:
   - target: {log}
@@ -121,8 +128,8 @@ template:
     journal-content: all
     semantic-checks: off
 zone:
-{zones}""".format(d=self.dir, addr=self.addr, port=self.port, pid=self.pidfile, log=self.log,
-                  sock=self.sock, zones="".join(zones))
+{zones}""".format(d=self.dir, pid=self.pidfile, log=self.log, sock=self.sock, zones="".join(zones),
+                  listen=", ".join("%s@%d" % (a, self.port) for a in [self.addr] + self.also_listen))
         with open(self.conf, "w") as f:
             f.write(conf)
 

@@ -28,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dns_lab import DnsLab, DnsLabError  # noqa: E402
+from perspectives import Perspectives  # noqa: E402
 
 SRCDIR_DEFAULT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APACHE = "/usr/sbin/apache2"
@@ -219,7 +220,8 @@ class Stack:
     """One e-Cert stack under rundir.  See the module docstring."""
 
     def __init__(self, rundir, port=None, dbport=None, srcdir=None, extra_conf="",
-                 sqldir=None, confdir=None, quiet=False, dns_addr=None, moddir=None):
+                 sqldir=None, confdir=None, quiet=False, dns_addr=None, moddir=None,
+                 dns_also_listen=None, perspectives=5, net=None):
         self.rundir = os.path.abspath(rundir)
         self.port = int(port or os.environ.get("ECERT_PORT") or 8080)
         self.dbport = int(dbport or os.environ.get("ECERT_DBPORT") or 33306)
@@ -255,7 +257,19 @@ class Stack:
         self.httpd2_dir = os.path.join(r, "httpd2")
         self.softhsm_conf2 = None
         self.pubdir = os.path.join(r, "pub")
-        self.dns = self._dns_lab(os.path.join(r, "dns"), dns_addr)
+        self.dns = self._dns_lab(os.path.join(r, "dns"), dns_addr, dns_also_listen)
+        # The remote perspectives (BR 3.2.2.9): on ports of 127.0.0.1, or each in a network
+        # namespace of net (scripts/net_lab.py) when the tests give one.
+        self.net = net
+        self.mpic = Perspectives(os.path.join(r, "perspectives"), self.srcdir, self.moddir,
+                                 self.dns.root_server, self.dns.trust_anchor)
+        ports = self._perspective_ports(os.path.join(r, "perspectives"), perspectives) if not net else []
+        for i in range(perspectives):
+            if net:
+                host = net.add_host("p%d" % i)
+                self.mpic.add(host.addr, 8443, netns=host)
+            else:
+                self.mpic.add("127.0.0.1", ports[i])
         # Only the demo envelope's reference number is kept; its PIN exists in clear only
         # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
         self.demo_ref_file = os.path.join(r, "demo-reference")
@@ -267,11 +281,25 @@ class Stack:
     # ------------------------------------------------------------ misc
 
     @staticmethod
-    def _dns_lab(d, addr):
+    def _perspective_ports(d, n):
+        """Loopback ports for n perspectives, kept across restarts of the same run dir."""
+        port_file = os.path.join(d, "ports")
+        try:
+            ports = [int(x) for x in read_text(port_file).split()]
+        except (OSError, ValueError):
+            ports = []
+        if len(ports) < n:
+            ports = free_ports(n)
+            os.makedirs(d, exist_ok=True)
+            write_file(port_file, " ".join(map(str, ports)) + "\n")
+        return ports
+
+    @staticmethod
+    def _dns_lab(d, addr, also_listen=None):
         """DNS on addr:53 with delegated zones when addr is given (tests, as root); else the
         flat root zone on a port of 127.0.0.1, kept across restarts of the same run dir."""
         if addr:
-            return DnsLab(d, addr, 53)
+            return DnsLab(d, addr, 53, also_listen=also_listen or [])
         port_file = os.path.join(d, "port")
         try:
             port = int(read_text(port_file).strip())
@@ -315,7 +343,8 @@ class Stack:
     def check_build(self):
         missing = [p for p in (self.ecertctl,
                                os.path.join(self.moddir, "mod_ecert.so"),
-                               os.path.join(self.moddir, "mod_ocsp.so"))
+                               os.path.join(self.moddir, "mod_ocsp.so"),
+                               os.path.join(self.moddir, "mod_perspective.so"))
                    if not os.path.exists(p)]
         if missing:
             raise StackError("%s missing: run `make` first (in %s)"
@@ -335,6 +364,7 @@ class Stack:
             self.dns.start()
         except DnsLabError as e:
             raise StackError("the private DNS did not start: %s" % e)
+        self.mpic.start()
         self.db_setup()
         self.db_upgrade()
         self.init_token()
@@ -351,6 +381,7 @@ class Stack:
         self.stop_httpd(2)
         self.stop_httpd(1)
         self.stop_mariadb()
+        self.mpic.stop()
         self.dns.stop()
 
     def status(self):
@@ -359,6 +390,7 @@ class Stack:
             "dns": self.dns.pid(),
             "httpd": self.httpd_pid(1),
             "httpd2": self.httpd_pid(2),
+            "perspectives": [p.pid() for p in self.mpic],
         }
 
     def print_summary(self, out=None):
@@ -372,6 +404,9 @@ class Stack:
               % (b, b), file=out)
         print("  ARL               %s/crl/RootCA3ARL.crl" % b, file=out)
         print("  CA certificates   %s/root/root_ca_3.crt  %s/root/ecert_ssl_ca_3-17.crt" % (b, b), file=out)
+        if len(self.mpic):
+            print("  perspectives      %d remote perspectives (BR 3.2.2.9) on this machine: "
+                  "%s -f %s perspectives check" % (len(self.mpic), self.ecertctl, self.ecert_conf), file=out)
         print("  MariaDB           127.0.0.1:%d db=%s user=%s (password in %s)"
               % (self.dbport, DB_NAME, DB_USER, self.dbpass_file), file=out)
         print("  stop with         make stop", file=out)
@@ -620,6 +655,7 @@ class Stack:
             "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.moddir,
             "P11MODULE": self.p11module, "USER_DIRECTIVES": user,
             "DNSROOT": self.dns.root_server, "DNSANCHOR": self.dns.trust_anchor,
+            "PERSPECTIVES": self.mpic.directives().rstrip("\n"),
         }
         out = re.sub(r"@([A-Z0-9_]+)@",
                      lambda m: subst.get(m.group(1), m.group(0)), text)

@@ -9,10 +9,19 @@ after a clean session and kept (path printed) otherwise, or always with ECERT_KE
 
 Environment: ECERT_TEST_EXTRA_CONF = extra text appended to the generated ecert.conf.
 
-The stack's private DNS (scripts/dns_lab.py) is Knot DNS signing a test root: as root on
-127.0.53.N:53 with delegated zones (signed, bogus, unsigned), else the flat root zone on a
-free port. The modules are the test build (build-test/, -DEC_TEST_CLOCK): tests move the DCV
-clock by writing seconds into the file $ECERT_TEST_CLOCK names (see `clock` below).
+The stack's private DNS (scripts/dns_lab.py) is Knot DNS signing a test root: as root with
+delegated zones (signed, bogus, unsigned) on port 53, else the flat root zone on a free port of
+127.0.0.1.
+
+As root, where network namespaces work, the session first starts a network lab
+(scripts/net_lab.py: a bridge 10.X.0.0/16 and namespaces for remote perspectives, stopped at the
+very end): the DNS is then on lab.dns_addr (also listening on lab.dns_backend, where a DNS
+hijacker forwards to) and the applicants' web sites belong on lab.web_addr. `stack.net` is the
+lab (None without one: then the DNS is on 127.0.53.N:53 as root), `stack.web_addr` the address
+for the web sites (tests/web_sites.py's ADDR without a lab); the `net` fixture skips without one.
+
+The modules are the test build (build-test/, -DEC_TEST_CLOCK): tests move the DCV clock by
+writing seconds into the file $ECERT_TEST_CLOCK names (see `clock` below).
 """
 
 import os
@@ -29,6 +38,8 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 import stack as stackmod  # noqa: E402
 from stack import Stack, free_ports  # noqa: E402,F401
 from smtp_server import SmtpSink  # noqa: E402
+from net_lab import NetLab  # noqa: E402
+import web_sites  # noqa: E402
 
 _kept = []
 
@@ -52,7 +63,28 @@ def _dns_address():
 
 
 @pytest.fixture(scope="session")
-def stack(request):
+def _netlab(request):
+    """The session's network lab, or None when not root or namespaces do not work here. Set up
+    before the stack and so torn down after it, also when the stack failed."""
+    if not NetLab.available():
+        yield None
+        return
+    d = tempfile.mkdtemp(prefix="ecert-net-", dir="/tmp")
+    lab = NetLab(d)
+    try:
+        lab.start()
+        yield lab
+    finally:
+        lab.stop()
+        if request.session.testsfailed or os.environ.get("ECERT_KEEP_RUNDIR"):
+            _kept.append((d, "network lab (hijackers' logs)"))
+        else:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack(request, _netlab):
+    lab = _netlab
     rundir = tempfile.mkdtemp(prefix="ecert-", dir="/tmp")
     port, dbport = free_ports(2)
     # the daemons detach; be their reaper so stop() leaves no <defunct> entries behind
@@ -65,13 +97,23 @@ def stack(request):
              # tests/test_keycomp.py brings it within reach
              "ECertReportRateLimit 500 3600\n"
              # a zone that does not answer fails in 3 s, not the default 10 (tests/test_dcv.py)
-             "ECertDNSTimeout 3\n" % (smtp.url, smtp.ca))
+             "ECertDNSTimeout 3\n"
+             # a perspective that has not answered in 4 s counts against (tests/test_mpic.py)
+             "ECertPerspectiveTimeout 4\n" % (smtp.url, smtp.ca))
     os.environ["ECERT_TEST_CLOCK"] = os.path.join(rundir, "clock")
     st = Stack(rundir, port, dbport, REPO,
                extra_conf=extra + os.environ.get("ECERT_TEST_EXTRA_CONF", ""),
-               dns_addr=_dns_address(),
-               moddir=os.environ.get("ECERT_BUILD") or os.path.join(REPO, "build-test"))
+               dns_addr=lab.dns_addr if lab else _dns_address(),
+               # Knot also on the lab's dns_backend: what a DNS hijacker in a namespace forwards to
+               dns_also_listen=[lab.dns_backend] if lab else None,
+               moddir=os.environ.get("ECERT_BUILD") or os.path.join(REPO, "build-test"),
+               # six remote perspectives (BR 3.2.2.9), each in a namespace of the lab when
+               # there is one; the CA lists five of them (tests/test_mpic.py uses all six)
+               perspectives=6, net=lab)
+    st.mpic.configured = 5
     st.smtp = smtp
+    st.net = lab
+    st.web_addr = lab.web_addr if lab else web_sites.ADDR
     try:
         st.start(summary=False)
     except BaseException:
@@ -105,6 +147,14 @@ def stack(request):
     if problems:
         pytest.fail("httpd error.log has %d unexpected line(s) (run dir kept: %s):\n%s"
                     % (len(problems), rundir, "\n".join(problems)), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def net(stack):
+    """The session's network lab (scripts/net_lab.py); skips where there is none."""
+    if stack.net is None:
+        pytest.skip("no network lab: %s" % NetLab.unavailable_reason())
+    return stack.net
 
 
 class Clock:

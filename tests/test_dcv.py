@@ -1,9 +1,10 @@
 """Domain control validation (R-3; User Guide C.4; BR 3.2.2.4.4, .7, .18, 4.2.1) and CAA (R-4;
 RFC 8659, RFC 8657; BR 3.2.2.8) against real servers: the stack's Knot DNS signing a test root
 (delegated zones: com. and hk. signed, broken-dnssec.com. bogus, unsigned-zone.com. insecure),
-Python web servers on 127.0.80.1 ports 80 and 443 playing the applicants' sites, and the SMTP
-relay capturing the validation mails. Every check goes through httpd's DCV worker; pages are
-read as a browser would, certificates checked with openssl and Python cryptography."""
+Python web servers on ports 80 and 443 of stack.web_addr (the network lab's web address, else
+127.0.80.1) playing the applicants' sites, and the SMTP relay capturing the validation mails.
+Every check goes through httpd's DCV worker; pages are read as a browser would, certificates
+checked with openssl and Python cryptography."""
 
 import datetime
 import hashlib
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ecert_util import (Subscriber, certificate_of, make_csr, new_application, page_error, rsa_key,
                         verify_chain)
-from web_sites import ADDR, WebSites
+from web_sites import WebSites
 
 PATH = "/.well-known/pki-validation/fileauth.txt"
 
@@ -44,7 +45,7 @@ def org():
 
 @pytest.fixture(scope="module")
 def sites(stack, tmp_path_factory):
-    s = WebSites(str(tmp_path_factory.mktemp("sites"))).start()
+    s = WebSites(str(tmp_path_factory.mktemp("sites")), addr=stack.web_addr).start()
     yield s
     s.stop()
 
@@ -53,8 +54,9 @@ def dns(stack):
     return stack.dns
 
 
-def site_name(stack, name, addr=ADDR):
-    dns(stack).add(name, "A", addr)
+def site_name(stack, name, addr=None):
+    """name's A record: the web sites' address."""
+    dns(stack).add(name, "A", addr or stack.web_addr)
 
 
 def start(stack, name, cert_type="standard", extra=(), br_no=None, step="/dcv"):
@@ -296,7 +298,8 @@ def test_lookup_failure_refuses(stack):
     lame = unique("lame")
     d = dns(stack)
     d.set("com.", lame, "NS", "ns." + lame + ".", ttl=3600)
-    d.set("com.", "ns." + lame, "A", "127.0.53.254", ttl=3600)      # nothing listens there
+    quiet = stack.net.dead_addr if stack.net else "127.0.53.254"     # nothing listens there
+    d.set("com.", "ns." + lame, "A", quiet, ttl=3600)
     env, sub = start(stack, "www." + lame)
     r = check(sub, "dns")
     assert rows(r)["www." + lame][:2] == ("failed", "dns"), rows(r)
@@ -335,7 +338,7 @@ def test_website_change_multi_domain_one_bad_of_three(stack, sites):
     assert issue(sub, env).url.endswith("/certificate")
     url = stack.sql("SELECT url FROM dcv_attempt WHERE application_id = %s AND name = %s AND passed",
                     (env["id"], n3))[0][0]
-    assert url == "GET http://%s%s -> 200 (%s)" % (n3, PATH, ADDR)
+    assert url == "GET http://%s%s -> 200 (%s)" % (n3, PATH, stack.web_addr)
 
 
 @pytest.mark.parametrize("case,reason", [
@@ -361,7 +364,7 @@ def test_website_change_redirects_and_bodies(stack, sites, case, reason):
         "303": "http://%s/elsewhere.txt" % other,
         "port": "http://%s:8080/elsewhere.txt" % other,
         "ftp": "ftp://%s/elsewhere.txt" % other,
-        "ip": "http://127.0.80.1/elsewhere.txt",
+        "ip": "http://%s/elsewhere.txt" % stack.web_addr,
         "code-in-url": "http://%s/%s.txt" % (other, code),
     }.get(case)
     status = {"https": 302, "301-http": 301, "307": 307, "308": 308, "303": 303, "port": 302, "ftp": 301,
@@ -404,8 +407,9 @@ def test_website_change_timeout(stack, sites):
 
 
 def test_website_change_refuses_non_public_address_by_default(stack, sites):
-    """With the production default (ECertDCVPrivateAddresses refuse) a name on 127.0.80.1 is
-    never fetched: ecertctl runs the check with this stack's file minus that line."""
+    """With the production default (ECertDCVPrivateAddresses refuse) a name on the web sites'
+    address (the lab's 10.X.0.80, or 127.0.80.1: neither is global unicast) is never fetched:
+    ecertctl runs the check with this stack's file minus that line."""
     name = unique("ssrf")
     env, sub = start(stack, name)
     sub.get("/dcv?method=website")

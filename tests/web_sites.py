@@ -1,8 +1,10 @@
 """The applicants' web sites for Website Change tests: real HTTP servers (Python's http.server)
-on 127.0.80.1 port 80 and, with a self-signed certificate, port 443; what each name serves is
-routed by the Host header, so one address plays every site. Needs root (ports below 1024).
+on one address (ADDR, 127.0.80.1, unless told another: in a test session with a network lab,
+stack.web_addr, the lab's web address on its bridge) port 80 and, with a self-signed
+certificate, port 443; what each name serves is routed by the Host header, so one address plays
+every site. Needs root (ports below 1024).
 
-    sites = WebSites(tmpdir).start()
+    sites = WebSites(tmpdir, addr=stack.web_addr).start()
     sites.route("www.shop.com", "/.well-known/pki-validation/fileauth.txt", body="code\\n")
     sites.route("a.shop.com", "/x", status=301, headers={"Location": "https://a.shop.com/y"})
     sites.requests        every request line seen: (port, host, path, user agent)
