@@ -1,5 +1,5 @@
 # e-Cert CA services: build, run and test.
-#   make          build mod_ecert.so, mod_ocsp.so and ecertctl into build/
+#   make          build mod_ecert.so, mod_ocsp.so, mod_perspective.so and ecertctl into build/
 #   make run      private MariaDB + SoftHSM token + key ceremony + httpd on 127.0.0.1
 #   make stop     stop what `make run` started
 #   make test     unit tests (TAP via prove) and the pytest suite against the real stack

@@ -9,6 +9,7 @@ checked with openssl and Python cryptography."""
 import datetime
 import hashlib
 import html
+import os
 import re
 import time
 
@@ -27,7 +28,7 @@ PATH = "/.well-known/pki-validation/fileauth.txt"
 def _delegated_lab(stack):
     """The zones these tests use (signed, bogus, unsigned) are delegations, served on port 53;
     the web sites listen on 80 and 443. Both need root (as CI runs)."""
-    if not stack.dns.delegated or __import__("os").geteuid() != 0:
+    if not stack.dns.delegated or os.geteuid() != 0:
         pytest.skip("the delegated test DNS (port 53) and the web sites (80, 443) need root")
 
 _n = [0]
@@ -588,7 +589,10 @@ def issue_refused_ctl(stack, env, tmp="/tmp"):
     path = "%s/ecert-dcv-%s.csr" % (tmp, env["reference"])
     with open(path, "w") as f:
         f.write(make_csr(rsa_key(), env["server_name"]))
-    r = stack.ctl("issue", "--reference", env["reference"], "--csr", path, check=False)
+    try:
+        r = stack.ctl("issue", "--reference", env["reference"], "--csr", path, check=False)
+    finally:
+        os.unlink(path)
     assert r.returncode == 1
     assert certificate_of(stack, env) is None
     return r

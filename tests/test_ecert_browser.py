@@ -132,9 +132,9 @@ def test_browser_revocation_and_key_compromise_report(stack, playwright, tmp_pat
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_browser_domain_validation(stack, playwright, tmp_path, lang):
     """Website Change, DNS Change and Constructed E-mail through the pages, in a real browser."""
-    from web_sites import ADDR, WebSites
+    from web_sites import WebSites
     from ecert_util import Subscriber
-    sites = WebSites(str(tmp_path)).start()
+    sites = WebSites(str(tmp_path), addr=stack.web_addr).start()
     try:
         tag = "%s%d" % (lang, os.getpid() % 1000)
         envs = {}
@@ -148,7 +148,7 @@ def test_browser_domain_validation(stack, playwright, tmp_path, lang):
             sub.login(env)
             sub.confirm()
             if method == "website":
-                stack.dns.add(name, "A", ADDR)
+                stack.dns.add(name, "A", stack.web_addr)
                 sites.route(name, "/.well-known/pki-validation/fileauth.txt", body=sub.get("/dcv/fileauth.txt").text)
             elif method == "dns":
                 code = re.search(r'id="code">([a-z2-7]{32})<', sub.get("/dcv?method=dns").text).group(1)
