@@ -121,8 +121,8 @@ static int corroborate(ctl_t *ctl, ec_dcv_env_t *env, int argc, char **argv)
             ec_mpic_dcv(&env->conf->mpic, p, ec_clock_now(), "txt", argv[i], argv[i + 1], &m);
         for (int k = 0; k < m.remote; k++)
             if (m.asks[k].ms > slowest)
-                slowest = (double)m.asks[k].ms;
-        printf("%s\t%s\t%.3f ms\t%s %d/%d\t%.3f ms\t%.0f ms\t%s\n", argv[i], r.reason, primary,
+                slowest = m.asks[k].ms;
+        printf("%s\t%s\t%.3f ms\t%s %d/%d\t%.3f ms\t%.3f ms\t%s\n", argv[i], r.reason, primary,
                !r.passed ? "-" : m.passed ? "corroborated" : "not-corroborated", m.corroborating, m.remote,
                ms_since(t0), slowest, m.detail ? m.detail : r.detail);
         failed |= !r.passed || !m.passed;

@@ -24,7 +24,7 @@ static int check(ctl_t *ctl, const ec_mpic_conf_t *c)
     for (int i = 0; i < n; i++) {
         const ec_mpic_ask_t *a = &asks[i];
         int good = a->answered && !strcmp(a->ans.result, "ok");
-        printf("%-14s %-7s %6.0f km  %-6s %5ld ms  %s\n", a->pv->name, a->pv->rir,
+        printf("%-14s %-7s %6.0f km  %-6s %7.1f ms  %s\n", a->pv->name, a->pv->rir,
                ec_mpic_km(c->lat, c->lon, a->pv->lat, a->pv->lon), good ? "ok" : a->answered ? a->ans.result : a->failure,
                a->ms, a->answered ? (a->ans.detail ? a->ans.detail : "") : a->why);
         ok += good;

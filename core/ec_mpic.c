@@ -149,7 +149,7 @@ apr_status_t ec_mpic_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_
                       EC_ARGS(r->id, k->pv->name, k->pv->rir, yes ? "corroborates" : why,
                               k->answered ? k->ans.result : "", k->answered ? clip(p, k->ans.reason, 32) : "",
                               clip(p, k->answered ? k->ans.detail : k->why, 1000),
-                              k->answered ? clip(p, k->ans.evidence, 60000) : "", apr_ltoa(p, k->ms)));
+                              k->answered ? clip(p, k->ans.evidence, 60000) : "", apr_ltoa(p, (long)(k->ms + 0.5))));
     }
     if (!s->failed)
         ec_audit(s, p, actor, r->skipped ? "mpic.skipped" : r->passed ? "mpic.corroborated" : "mpic.not_corroborated",

@@ -16,7 +16,7 @@ typedef struct {
     ec_mpic_msg_t ans;
     const char *failure;             /* not answered: timeout, unreachable, tls, http, forged, malformed */
     const char *why;                 /* not answered: a sentence */
-    long ms;                         /* how long it took */
+    double ms;                       /* how long it took */
 } ec_mpic_ask_t;
 
 /* Sends every ask and waits at most the configured time for all of them. */

@@ -562,18 +562,20 @@ class NetLab:
     def unhijack_web(self, host):
         self._stop_proc(self._host(host), "web")
 
-    def hijack_dns(self, host, overrides):
+    def hijack_dns(self, host, overrides, delay_ms=0):
         """From inside host's namespace, dns_addr:53 (UDP and TCP) is tests/hijack_dns.py: every
         query forwarded unchanged to dns_backend:53, except (qname, qtype) in overrides
         {("name.", "TXT"): [rdata text, ...]}, answered with those records (forged: unsigned,
-        authoritative, TTL 1; an empty list is a NODATA answer)."""
+        authoritative, TTL 1; an empty list is a NODATA answer). delay_ms is added to every
+        forwarded query: a perspective whose DNS path is long (bench/mpic.sh)."""
         h = self._host(host)
         self._need()
         path = os.path.join(self.dir, "hijack-dns-%s.json" % h.name)
         _write_json(path, [{"name": k[0], "type": k[1], "rdata": list(v)} for k, v in overrides.items()])
         self._start_proc(h, "dns", self.dns_addr,
                          [sys.executable, os.path.join(TESTS, "hijack_dns.py"), "--addr", self.dns_addr,
-                          "--port", "53", "--upstream", self.dns_backend, "--overrides", path])
+                          "--port", "53", "--upstream", self.dns_backend, "--overrides", path,
+                          "--delay-ms", str(delay_ms)])
 
     def unhijack_dns(self, host):
         self._stop_proc(self._host(host), "dns")

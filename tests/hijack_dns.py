@@ -21,6 +21,7 @@ import socketserver
 import struct
 import sys
 import threading
+import time
 
 import dns.flags
 import dns.message
@@ -43,9 +44,10 @@ def owner_alive(pid, start):
 
 
 class Proxy:
-    def __init__(self, upstream, port, overrides):
+    def __init__(self, upstream, port, overrides, delay=0.0):
         self.upstream = (upstream, port)
         self.overrides = overrides        # (dns.name.Name, rdtype) -> [rdata text]
+        self.delay = delay                # seconds added to every forwarded query (a far path)
 
     def forged(self, wire):
         """The forged answer to the query in wire, or None when it is not overridden (or not
@@ -75,6 +77,8 @@ class Proxy:
         return r.to_wire()
 
     def ask_udp(self, wire):
+        if self.delay:
+            time.sleep(self.delay)
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             s.settimeout(UPSTREAM_TIMEOUT)
@@ -90,6 +94,8 @@ class Proxy:
             s.close()
 
     def ask_tcp(self, wire):
+        if self.delay:
+            time.sleep(self.delay)
         try:
             with socket.create_connection(self.upstream, UPSTREAM_TIMEOUT) as s:
                 s.sendall(struct.pack("!H", len(wire)) + wire)
@@ -150,6 +156,7 @@ def main():
     ap.add_argument("--port", type=int, default=53)
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--overrides", required=True)
+    ap.add_argument("--delay-ms", type=float, default=0.0)
     ap.add_argument("--ready", required=True)
     ap.add_argument("--owner-pid", type=int, required=True)
     ap.add_argument("--owner-start", required=True)
@@ -162,7 +169,7 @@ def main():
             for t in o["rdata"]:                 # refuse a bad record now, not at query time
                 dns.rdata.from_text(dns.rdataclass.IN, rdtype, t)
             overrides[(name, rdtype)] = list(o["rdata"])
-    proxy = Proxy(a.upstream, 53, overrides)
+    proxy = Proxy(a.upstream, 53, overrides, a.delay_ms / 1000.0)
     servers = [UdpServer((a.addr, a.port), UdpHandler), TcpServer((a.addr, a.port), TcpHandler)]
     for s in servers:
         s.proxy = proxy
