@@ -384,3 +384,35 @@ def test_too_few_perspectives_refuse_validation_and_say_why(stack, sites, clock)
         stack.mpic.use = None
         stack.write_config()
         stack.restart_httpd()
+
+
+# ------------------------------------------------------------------ in a browser
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_not_corroborated(stack, sites, hijack, tmp_path, lang):
+    """The page a subscriber sees when two of five perspectives are hijacked, in headless
+    Chromium (screenshots in tests/artefacts/mpic-*)."""
+    import json
+    from test_ecert_browser import ARTEFACTS, CHROMIUM
+    browser_dir = os.path.join(HERE, "browser")
+    if not os.path.isdir(os.path.join(browser_dir, "node_modules", "playwright-core")):
+        pytest.skip("playwright-core is installed by tests/test_ecert_browser.py (npm ci)")
+    os.makedirs(ARTEFACTS, exist_ok=True)
+    name, env, sub, _ = website_app(stack, sites)
+    hijack.web(1, {(name, PATH): "moved\n"})
+    hijack.web(2, {})
+    job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
+           "envelope": {k: env[k] for k in ("server_name", "reference", "pin")}}
+    jf = tmp_path / "job.json"
+    jf.write_text(json.dumps(job))
+    r = subprocess.run(["node", os.path.join(browser_dir, "walk_mpic.js"), str(jf)], capture_output=True, text=True,
+                       timeout=300, cwd=browser_dir)
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    assert report["rows"] == [[name, "failed", "mpic"]] and report["continue"] == 0
+    text = report["steps"][-1]["text"]
+    assert ("answered differently from several places on the Internet" if lang == "en"
+            else "你的網站從互聯網上多個地方看到的回應並不一致") in text
+    for p in stack.mpic:
+        assert p.addr not in text and p.name not in text
+    assert os.path.getsize(report["steps"][-1]["screenshot"]) > 10000
