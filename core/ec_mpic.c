@@ -2,6 +2,7 @@
 #include <apr_strings.h>
 #include "ec_mpic.h"
 #include "ec_audit.h"
+#include "ec_log.h"
 #include "ec_util.h"
 
 const ec_stmt_t ec_mpic_stmts[] = {
@@ -155,5 +156,10 @@ apr_status_t ec_mpic_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_
         ec_audit(s, p, actor, r->skipped ? "mpic.skipped" : r->passed ? "mpic.corroborated" : "mpic.not_corroborated",
                  apr_psprintf(p, "application %s envelope %s %s %s %s: %s", a->id, a->envelope_ref, r->purpose,
                               r->method ? r->method : r->check, r->name, r->detail));
+    /* An operator looks here first when several perspectives see something else: a hijack,
+     * or a perspective of ours that is down. */
+    if (!r->passed || r->corroborating < r->remote)
+        ec_log(EC_LOG_WARN, "ECU0001", "%s %s %s of application %s: %s", r->purpose, r->method ? r->method : r->check,
+               r->name, a->id, r->detail);
     return own_txn ? ec_store_end(s, 0) : (s->failed ? APR_EGENERAL : APR_SUCCESS);
 }

@@ -166,17 +166,17 @@ static int nonces_create(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
         arg = sep + 1;
     }
     if (!(nonces.provider = ap_lookup_provider(AP_SOCACHE_PROVIDER_GROUP, name, AP_SOCACHE_PROVIDER_VERSION))) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECP0002: no socache provider '%s' for the nonces seen "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECV0002: no socache provider '%s' for the nonces seen "
                      "(LoadModule socache_%s_module?)", name, name);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((err = nonces.provider->create(&nonces.instance, arg, ptemp, pconf)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECP0003: ECertPerspectiveReplayCache '%s': %s", spec, err);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECV0003: ECertPerspectiveReplayCache '%s': %s", spec, err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if ((rv = ap_global_mutex_create(&nonces.mutex, NULL, MUTEX_TYPE, NULL, s, pconf, 0)) != APR_SUCCESS ||
         (rv = nonces.provider->init(nonces.instance, "mod_perspective", &hints, s, pconf)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECP0004: cannot set up the nonce cache '%s'", spec);
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECV0004: cannot set up the nonce cache '%s'", spec);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_pool_cleanup_register(pconf, s, nonces_destroy, apr_pool_cleanup_null);
@@ -189,12 +189,12 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
         return OK;
     /* A perspective never runs beside the CA: it would share the CA's host and network. */
     if (ap_find_linked_module("mod_ecert.c")) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECP0001: mod_perspective and mod_ecert are loaded in one "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECV0001: mod_perspective and mod_ecert are loaded in one "
                      "server: a remote perspective runs on a host of its own (BR 3.2.2.9)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECP0005: libcurl did not initialise");
+        ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s, "ECV0005: libcurl did not initialise");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     for (server_rec *v = s; v; v = v->next)
@@ -207,7 +207,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
     apr_status_t rv;
     if (nonces.mutex &&
         (rv = apr_global_mutex_child_init(&nonces.mutex, apr_global_mutex_lockfile(nonces.mutex), pchild)) != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ECP0006: cannot attach the nonce cache mutex");
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ECV0006: cannot attach the nonce cache mutex");
     for (server_rec *v = s; v; v = v->next) {
         persp_conf *c = conf_of(v);
         const char *err;
@@ -215,7 +215,7 @@ static void child_init(apr_pool_t *pchild, server_rec *s)
             continue;
         if (ec_resolver_create(&c->resolver, pchild, &c->dcv->dns, &err) != APR_SUCCESS) {
             c->resolver = NULL;
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECP0007: DNS: %s: every check answers 'failed'", err);
+            ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECV0007: DNS: %s: every check answers 'failed'", err);
         }
     }
 }
@@ -294,35 +294,35 @@ static int handle_check(request_rec *r, persp_conf *c)
     int rc;
 
     if (!ctype || strncasecmp(ctype, EC_MPIC_CONTENT_TYPE, strlen(EC_MPIC_CONTENT_TYPE)))
-        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "ECP0010", "the request is not " EC_MPIC_CONTENT_TYPE);
+        return refuse(r, HTTP_UNSUPPORTED_MEDIA_TYPE, "ECV0010", "the request is not " EC_MPIC_CONTENT_TYPE);
     if ((rc = read_body(r, &buf, &len)) != OK)
         return rc == HTTP_REQUEST_ENTITY_TOO_LARGE
-            ? refuse(r, rc, "ECP0011", "the request is longer than a check can be") : rc;
+            ? refuse(r, rc, "ECV0011", "the request is longer than a check can be") : rc;
     switch (ec_mpic_decode(r->pool, buf, len, EC_MPIC_REQUEST, key_of, c, &req, &why)) {
     case APR_SUCCESS:
         break;
     case APR_EACCES:
-        return refuse(r, HTTP_FORBIDDEN, "ECP0012", why);
+        return refuse(r, HTTP_FORBIDDEN, "ECV0012", why);
     default:
-        return refuse(r, HTTP_BAD_REQUEST, "ECP0013", why);
+        return refuse(r, HTTP_BAD_REQUEST, "ECV0013", why);
     }
     if (strcmp(req.perspective, c->name))
-        return refuse(r, HTTP_FORBIDDEN, "ECP0014", "the request is for another perspective");
+        return refuse(r, HTTP_FORBIDDEN, "ECV0014", "the request is for another perspective");
     if (req.time < now - EC_MPIC_MAX_SKEW_S || req.time > now + EC_MPIC_MAX_SKEW_S)
-        return refuse(r, HTTP_FORBIDDEN, "ECP0015", "the request's time is more than 60 s from this perspective's");
+        return refuse(r, HTTP_FORBIDDEN, "ECV0015", "the request's time is more than 60 s from this perspective's");
     switch (nonce_fresh(r, &req)) {
     case 1:
         break;
     case 0:
-        return refuse(r, HTTP_FORBIDDEN, "ECP0016", "the request was seen before (a replay)");
+        return refuse(r, HTTP_FORBIDDEN, "ECV0016", "the request was seen before (a replay)");
     default:
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "ECP0017", "the nonce cache failed");
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "ECV0017", "the nonce cache failed");
     }
     ec_mpic_probe(c->resolver, r->pool, c->dcv, c->name, &req, &ans);
     ans.time = apr_time_sec(apr_time_now());
     key = key_of(c, req.client);
     out = ec_mpic_encode(r->pool, &ans, key, &olen);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ECP0020: %s %s %s for %s: %s (%s)", req.check,
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ECV0020: %s %s %s for %s: %s (%s)", req.check,
                   req.name ? req.name : "-", req.method ? req.method : "", req.client, ans.result,
                   ans.reason ? ans.reason : "");
     ap_set_content_type(r, EC_MPIC_CONTENT_TYPE);
@@ -340,7 +340,7 @@ static int handler(request_rec *r)
         return DECLINED;
     c = conf_of(r->server);
     if (!c->name)
-        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "ECP0018", "ECertPerspectiveName is not set");
+        return refuse(r, HTTP_SERVICE_UNAVAILABLE, "ECV0018", "ECertPerspectiveName is not set");
     if (r->method_number == M_GET) {
         ap_set_content_type(r, "text/plain; charset=utf-8");
         apr_table_setn(r->headers_out, "Cache-Control", "no-store");

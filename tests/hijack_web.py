@@ -19,13 +19,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts"))
+from net_lab import proc_start_time  # noqa: E402
+
+
 def owner_alive(pid, start):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            s = f.read()
-        return s[s.rindex(")") + 2:].split()[19] == start
-    except (OSError, ValueError, IndexError):
-        return False
+    return proc_start_time(pid) == start
 
 
 class Handler(BaseHTTPRequestHandler):
