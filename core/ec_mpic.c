@@ -32,7 +32,7 @@ int ec_mpic_corroborates(const ec_mpic_ask_t *a, const char **why_not)
     return 1;
 }
 
-static void quorum(const ec_mpic_conf_t *c, apr_pool_t *p, ec_mpic_result_t *r)
+void ec_mpic_quorum(apr_pool_t *p, ec_mpic_result_t *r)
 {
     apr_array_header_t *no = apr_array_make(p, 4, sizeof(const char *));
     r->corroborating = 0;
@@ -48,6 +48,21 @@ static void quorum(const ec_mpic_conf_t *c, apr_pool_t *p, ec_mpic_result_t *r)
     r->detail = apr_psprintf(p, "%d of %d remote perspectives corroborate (at most %d may not)%s%s", r->corroborating,
                              r->remote, r->allowed, no->nelts ? "; not: " : "",
                              no->nelts ? apr_array_pstrcat(p, no, ',') : "");
+    /* The corroborating ones, not only the configured ones, span two RIRs' regions: a quorum
+     * met inside one region is what a regional hijack would produce. */
+    if (r->passed && r->required >= 2) {
+        const char *first = NULL, *why;
+        int two = 0;
+        for (int i = 0; i < r->remote && !two; i++)
+            if (ec_mpic_corroborates(&r->asks[i], &why)) {
+                two = first && strcmp(first, r->asks[i].pv->rir);
+                first = first ? first : r->asks[i].pv->rir;
+            }
+        if (!two) {
+            r->passed = 0;
+            r->detail = apr_pstrcat(p, r->detail, "; every corroborating perspective is in one RIR's region", NULL);
+        }
+    }
 }
 
 /* Sets up res for name; 0 when the configured set cannot be relied on (res decided then). */
@@ -91,7 +106,7 @@ void ec_mpic_dcv(const ec_mpic_conf_t *c, apr_pool_t *p, time_t now, const char 
         a->req.code = code;
     }
     ec_mpic_ask(c, p, res->asks, res->remote);
-    quorum(c, p, res);
+    ec_mpic_quorum(p, res);
 }
 
 void ec_mpic_caa(const ec_mpic_conf_t *c, const ec_caa_conf_t *caa, apr_pool_t *p, time_t now, int n,
@@ -119,7 +134,7 @@ void ec_mpic_caa(const ec_mpic_conf_t *c, const ec_caa_conf_t *caa, apr_pool_t *
     ec_mpic_ask(c, p, all, n * c->perspectives->nelts);
     for (int k = 0; k < n; k++) {
         memcpy(res[k].asks, &all[k * c->perspectives->nelts], (apr_size_t)res[k].remote * sizeof(*all));
-        quorum(c, p, &res[k]);
+        ec_mpic_quorum(p, &res[k]);
     }
 }
 

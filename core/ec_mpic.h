@@ -33,6 +33,10 @@ typedef struct {
 /* Whether remote perspective answer a corroborates (and, when not, in one word why not). */
 int ec_mpic_corroborates(const ec_mpic_ask_t *a, const char **why_not);
 
+/* The quorum of r's answers (r->remote asks, r->required set): r->corroborating, allowed,
+ * passed and detail. Passing needs the table's quorum and corroborators in two RIRs' regions. */
+void ec_mpic_quorum(apr_pool_t *p, ec_mpic_result_t *r);
+
 /* Website Change ("web") or DNS Change ("txt") of name, the primary having seen code. */
 void ec_mpic_dcv(const ec_mpic_conf_t *c, apr_pool_t *p, time_t now, const char *check, const char *name,
                  const char *code, ec_mpic_result_t *res);

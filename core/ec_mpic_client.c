@@ -5,34 +5,47 @@
 #include <curl/curl.h>
 #include "ec_mpic_client.h"
 
-/* One connection cache and TLS session cache for every corroboration of the process: a
- * perspective far away costs a TCP and a TLS round trip less when its connection is still
- * open, and a resumed session spares both sides the certificate's signature. Only
- * connections to the same URL, verified the same way, are reused (libcurl's rule). */
+/* Connections stay open between corroborations: a perspective far away then costs no TCP and
+ * TLS round trips. libcurl shares connections only within one thread, so each thread keeps a
+ * multi handle of its own (its connection cache), freed when the thread ends; TLS sessions are
+ * shared by the whole process (a resumed session spares both sides a signature). */
 static CURLSH *share;
-static pthread_once_t share_once = PTHREAD_ONCE_INIT;
-static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_key_t multi_key;
+static pthread_mutex_t share_lock_mx = PTHREAD_MUTEX_INITIALIZER;
 
 static void share_lock(CURL *h, curl_lock_data d, curl_lock_access a, void *u)
 {
-    pthread_mutex_lock(&share_locks[d]);
+    pthread_mutex_lock(&share_lock_mx);
 }
 
 static void share_unlock(CURL *h, curl_lock_data d, void *u)
 {
-    pthread_mutex_unlock(&share_locks[d]);
+    pthread_mutex_unlock(&share_lock_mx);
 }
 
-static void share_init(void)
+static void multi_free(void *m)
 {
-    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
-        pthread_mutex_init(&share_locks[i], NULL);
+    curl_multi_cleanup(m);
+}
+
+static void init_once(void)
+{
+    pthread_key_create(&multi_key, multi_free);
     if (!(share = curl_share_init()))
         return;
     curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
     curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-    curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
     curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+}
+
+static CURLM *thread_multi(void)
+{
+    CURLM *m;
+    pthread_once(&once, init_once);
+    if (!(m = pthread_getspecific(multi_key)) && (m = curl_multi_init()) != NULL)
+        pthread_setspecific(multi_key, m);
+    return m;
 }
 
 typedef struct {
@@ -127,7 +140,6 @@ static call_t *start(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *a
     a->req.perspective = a->pv->name;
     a->req.nonce = ec_mpic_nonce(p);
     a->req.time = apr_time_sec(apr_time_now());
-    fail(a, "unreachable", "not asked");
     if (!a->req.nonce || !(c->h = curl_easy_init()))
         return NULL;
     c->out = ec_mpic_encode(p, &a->req, a->pv->key, &c->out_len);
@@ -163,14 +175,15 @@ static call_t *start(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *a
 
 void ec_mpic_ask(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *asks, int n)
 {
-    CURLM *m = curl_multi_init();
+    CURLM *m = thread_multi();
     call_t **calls = apr_pcalloc(p, (apr_size_t)(n ? n : 1) * sizeof(*calls));
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(conf->timeout_ms) + apr_time_from_msec(250);
     int running = 0, left;
 
-    pthread_once(&share_once, share_init);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        fail(&asks[i], "unreachable", "the request could not be made (libcurl)");
         calls[i] = m ? start(conf, p, &asks[i], m) : NULL;
+    }
     /* Each transfer has its own timeout; the deadline only bounds the loop itself. */
     while (m) {
         CURLMsg *msg;
@@ -189,7 +202,8 @@ void ec_mpic_ask(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *asks,
         }
         if (!running || now >= deadline)
             break;
-        curl_multi_poll(m, NULL, 0, (int)apr_time_as_msec(deadline - now) + 1, NULL);
+        if (curl_multi_poll(m, NULL, 0, (int)apr_time_as_msec(deadline - now) + 1, NULL) != CURLM_OK)
+            break;                   /* what has not finished counts as no answer */
     }
     for (int i = 0; i < n; i++) {
         call_t *c = calls[i];
@@ -200,6 +214,4 @@ void ec_mpic_ask(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *asks,
         curl_easy_cleanup(c->h);
         curl_slist_free_all(c->headers);
     }
-    if (m)
-        curl_multi_cleanup(m);
 }

@@ -63,6 +63,11 @@ static const char *load_key(apr_pool_t *p, const char *path, uint8_t key[EC_MPIC
     uint8_t *k;
     char *e;
 
+    apr_finfo_t fi;
+    if (apr_stat(&fi, path, APR_FINFO_PROT, p) == APR_SUCCESS &&
+        (fi.protection & (APR_FPROT_GREAD | APR_FPROT_GWRITE | APR_FPROT_WREAD | APR_FPROT_WWRITE)))
+        return apr_psprintf(p, "the perspective key file %s may be read or written by others than its owner "
+                            "(chmod 600)", path);
     if (apr_file_open(&f, path, APR_FOPEN_READ, 0, p) != APR_SUCCESS)
         return apr_psprintf(p, "cannot read the perspective key file %s", path);
     if (apr_file_read(f, buf, &n) != APR_SUCCESS)
@@ -102,9 +107,14 @@ static const char *add_perspective(ec_mpic_conf_t *c, apr_pool_t *p, int argc, c
     memset(&v, 0, sizeof(v));
     if (!good_name(argv[0]))
         return apr_psprintf(p, "ECertPerspective: '%s' is not a name (letters, digits, - and _, up to 32)", argv[0]);
-    for (int i = 0; i < c->perspectives->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(c->perspectives, i, ec_perspective_t).name, argv[0]))
+    for (int i = 0; i < c->perspectives->nelts; i++) {
+        const ec_perspective_t *o = &APR_ARRAY_IDX(c->perspectives, i, ec_perspective_t);
+        if (!strcmp(o->name, argv[0]))
             return apr_psprintf(p, "ECertPerspective %s is configured twice", argv[0]);
+        if (!strcasecmp(o->url, argv[1]))
+            return apr_psprintf(p, "ECertPerspective %s has the URL of %s: one perspective counts once", argv[0],
+                                o->name);
+    }
     if (strncasecmp(argv[1], "https://", 8) || strlen(argv[1]) < 9 || strpbrk(argv[1], " \t\r\n"))
         return apr_psprintf(p, "ECertPerspective %s: '%s' is not an https:// URL (BR 3.2.2.9: an "
                             "authenticated and encrypted channel)", argv[0], argv[1]);

@@ -5,6 +5,17 @@
 #include "ec_dcv_txt.h"
 #include "ec_dcv_web.h"
 
+/* s cut to at most max bytes, never inside a UTF-8 sequence, "..." marking the cut. */
+static const char *clip(apr_pool_t *p, const char *s, size_t max)
+{
+    size_t n;
+    if (!s || strlen(s) <= max)
+        return s;
+    for (n = max - 3; n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; n--)
+        ;
+    return apr_pstrcat(p, apr_pstrndup(p, s, n), "...", NULL);
+}
+
 void ec_mpic_probe(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, const char *self,
                    const ec_mpic_msg_t *req, ec_mpic_msg_t *ans)
 {
@@ -58,10 +69,9 @@ void ec_mpic_probe(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, cons
         ans->detail = res.why;
         ans->evidence = res.evidence;
     }
-    if (ans->evidence && strlen(ans->evidence) > 32000)
-        ans->evidence = apr_pstrcat(p, apr_pstrndup(p, ans->evidence, 32000), "...", NULL);
-    if (ans->detail && strlen(ans->detail) > 1990)
-        ans->detail = apr_pstrndup(p, ans->detail, 1990);
+    /* The answer must fit EC_MPIC_MAX_MSG once encoded, where a byte may take three. */
+    ans->evidence = clip(p, ans->evidence, 18000);
+    ans->detail = clip(p, ans->detail, 1990);
     if (ans->evidence && !*ans->evidence)
         ans->evidence = NULL;
 }

@@ -123,6 +123,19 @@ static int hex_of(const char *v, size_t n)
     return 1;
 }
 
+/* Letters, digits, hyphens, underscores and dots, with "*." in front for a wildcard. */
+static int dns_name(const char *v)
+{
+    if (!strncmp(v, "*.", 2))
+        v += 2;
+    if (!*v)
+        return 0;
+    for (; *v; v++)
+        if (!apr_isalnum(*v) && *v != '-' && *v != '_' && *v != '.')
+            return 0;
+    return 1;
+}
+
 typedef struct {
     const char *key;
     size_t max;                      /* decoded length */
@@ -250,6 +263,10 @@ apr_status_t ec_mpic_decode(apr_pool_t *p, const char *buf, apr_size_t len, ec_m
     if (dir == EC_MPIC_REQUEST && strcmp(m->check, "health") &&
         (!m->name || (strcmp(m->check, "caa") ? !m->code : !m->issuers->nelts))) {
         *why = "the check lacks its name, code or issuers";
+        return APR_EINVAL;
+    }
+    if (m->name && !dns_name(m->name)) {
+        *why = "the name is not a DNS name";
         return APR_EINVAL;
     }
     from = dir == EC_MPIC_REQUEST ? m->client : m->perspective;

@@ -22,7 +22,7 @@ const char EC_RESOLVER_NOT_MINE[] = "not a DNS directive";
 struct ec_resolver {
     struct ub_ctx *ctx;
     int timeout_s;
-    apr_thread_mutex_t *lock;   /* one lookup at a time: each waits on the context's one fd */
+    apr_thread_mutex_t *lock;   /* the context's calls and the answers' hand-over */
 };
 
 static int addr_ok(const char *s)
@@ -146,6 +146,10 @@ apr_status_t ec_resolver_create(ec_resolver_t **out, apr_pool_t *pool, const ec_
      * seen within seconds, a stale one is not trusted for long. */
     ub_ctx_set_option(r->ctx, "cache-max-ttl:", "30");
     ub_ctx_set_option(r->ctx, "cache-max-negative-ttl:", "1");
+    /* No NXDOMAIN made up from a cached NSEC span (RFC 8198): that span may predate the TXT
+     * record or address the subscriber has just added, and one perspective so fooled counts
+     * against the quorum. Every name not yet seen is asked of its servers. */
+    ub_ctx_set_option(r->ctx, "aggressive-nsec:", "no");
     /* Lookups run in a thread of libunbound's so that each one can be given a deadline. */
     ub_ctx_async(r->ctx, 1);
     r->timeout_s = c->timeout_s ? c->timeout_s : DEF_TIMEOUT_S;
@@ -188,31 +192,54 @@ static void on_answer(void *arg, int err, struct ub_result *res)
     w->res = res;
 }
 
-/* One lookup with a deadline: libunbound's own retries could otherwise take minutes. */
+/* How long a waiting thread sleeps at most before it looks again whether another thread's
+ * ub_process has already delivered its answer. */
+#define WAKE_MS 5
+
+/* One lookup with a deadline: libunbound's own retries could otherwise take minutes. Threads
+ * share the context: each waits on its fd, whichever wakes first processes every answer that
+ * has come (the callbacks run under r->lock), and each returns when its own is there. */
 static int resolve_bounded(ec_resolver_t *r, const char *name, int type, struct ub_result **res)
 {
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(r->timeout_s);
     pending_t w = { 0, 0, NULL };
-    int id, rc;
+    int id, rc, done;
 
-    if ((rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, &w, on_answer, &id)) != 0)
+    apr_thread_mutex_lock(r->lock);
+    rc = ub_resolve_async(r->ctx, name, type, 1 /* IN */, &w, on_answer, &id);
+    apr_thread_mutex_unlock(r->lock);
+    if (rc != 0)
         return rc;
-    while (!w.done) {
+    for (;;) {
         apr_interval_time_t left = deadline - apr_time_now();
         struct pollfd pfd = { ub_fd(r->ctx), POLLIN, 0 };
         int n;
-        if (left <= 0) {
+        apr_thread_mutex_lock(r->lock);
+        done = w.done;
+        /* Never leave the query behind: its callback points into this frame. */
+        if (!done && left <= 0)
             ub_cancel(r->ctx, id);
+        apr_thread_mutex_unlock(r->lock);
+        if (done)
+            break;
+        if (left <= 0)
             return TIMED_OUT;
+        n = poll(&pfd, 1, left / 1000 < WAKE_MS ? (int)(left / 1000) + 1 : WAKE_MS);
+        if (n < 0 && errno != EINTR)
+            rc = UB_SOCKET;
+        else if (n > 0) {
+            apr_thread_mutex_lock(r->lock);
+            rc = ub_process(r->ctx);
+            apr_thread_mutex_unlock(r->lock);
         }
-        n = poll(&pfd, 1, (int)(left / 1000) + 1);
-        /* Never leave the query behind on an error: its callback points into this frame. */
-        if ((n < 0 && errno != EINTR) || (n > 0 && (rc = ub_process(r->ctx)) != 0)) {
+        if (rc != 0) {
+            apr_thread_mutex_lock(r->lock);
             if (!w.done)
                 ub_cancel(r->ctx, id);
+            apr_thread_mutex_unlock(r->lock);
             if (w.res)
                 ub_resolve_free(w.res);
-            return n < 0 ? UB_SOCKET : rc;
+            return rc;
         }
     }
     *res = w.res;
@@ -228,9 +255,7 @@ apr_status_t ec_resolve(ec_resolver_t *r, apr_pool_t *p, const char *name, int t
     a->rrs = apr_array_make(p, 2, sizeof(ec_dns_rr_t));
     if (!name_ok(name))
         return APR_EINVAL;
-    apr_thread_mutex_lock(r->lock);
     rc = resolve_bounded(r, name, type, &res);
-    apr_thread_mutex_unlock(r->lock);
     if (rc != 0 || !res) {
         a->security = EC_DNS_FAILED;
         a->rcode = 2;

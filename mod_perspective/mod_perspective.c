@@ -54,6 +54,7 @@ static struct {
     const ap_socache_provider_t *provider;
     ap_socache_instance_t *instance;
     apr_global_mutex_t *mutex;
+    int attached;                    /* this child may use the mutex */
 } nonces;
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
@@ -205,9 +206,11 @@ static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, s
 static void child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_status_t rv;
-    if (nonces.mutex &&
-        (rv = apr_global_mutex_child_init(&nonces.mutex, apr_global_mutex_lockfile(nonces.mutex), pchild)) != APR_SUCCESS)
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "ECV0006: cannot attach the nonce cache mutex");
+    nonces.attached = nonces.mutex &&
+        (rv = apr_global_mutex_child_init(&nonces.mutex, apr_global_mutex_lockfile(nonces.mutex), pchild)) == APR_SUCCESS;
+    if (!nonces.attached)
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "ECV0006: cannot attach the nonce cache mutex: this child "
+                     "refuses every check");
     for (server_rec *v = s; v; v = v->next) {
         persp_conf *c = conf_of(v);
         const char *err;
@@ -240,7 +243,8 @@ static int nonce_fresh(request_rec *r, const ec_mpic_msg_t *m)
     apr_status_t rv;
     int fresh = -1;
 
-    apr_global_mutex_lock(nonces.mutex);
+    if (!nonces.attached || apr_global_mutex_lock(nonces.mutex) != APR_SUCCESS)
+        return -1;
     rv = nonces.provider->retrieve(nonces.instance, r->server, id, idlen, got, &glen, r->pool);
     if (rv == APR_SUCCESS)
         fresh = 0;

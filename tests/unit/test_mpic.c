@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <apr_general.h>
 #include <apr_strings.h>
 #include "tap.h"
@@ -212,6 +213,39 @@ static void test_corroborates(apr_pool_t *p)
     ok(!ec_mpic_corroborates(&a, &why) && !strcmp(why, "timeout"), "no answer does not corroborate");
 }
 
+static void test_regions(apr_pool_t *p)
+{
+    ec_perspective_t pv[4] = { { "a", "https://a/", "ARIN", 0, 0, { 0 } }, { "b", "https://b/", "ARIN", 0, 0, { 0 } },
+                               { "c", "https://c/", "ARIN", 0, 0, { 0 } }, { "d", "https://d/", "RIPE", 0, 0, { 0 } } };
+    ec_mpic_ask_t asks[4];
+    ec_mpic_result_t r;
+    memset(asks, 0, sizeof(asks));
+    for (int i = 0; i < 4; i++) {
+        asks[i].pv = &pv[i];
+        asks[i].req.check = "txt";
+        asks[i].answered = 1;
+        asks[i].ans.result = "pass";
+    }
+    memset(&r, 0, sizeof(r));
+    r.remote = 4;
+    r.required = 4;
+    r.asks = asks;
+    ec_mpic_quorum(p, &r);
+    ok(r.passed && r.corroborating == 4, "4 of 4 over ARIN and RIPE corroborate");
+    asks[3].answered = 0;
+    asks[3].failure = "timeout";
+    ec_mpic_quorum(p, &r);
+    ok(!r.passed && r.corroborating == 3 && strstr(r.detail, "one RIR"),
+       "3 of 4 is a quorum, but all three in ARIN is refused: %s", r.detail);
+    asks[3].answered = 1;
+    asks[2].ans.result = "fail";
+    ec_mpic_quorum(p, &r);
+    ok(r.passed && strstr(r.detail, "not: c (differs)"), "3 of 4 over two regions passes: %s", r.detail);
+    asks[1].ans.result = "fail";
+    ec_mpic_quorum(p, &r);
+    ok(!r.passed && r.corroborating == 2, "2 of 4 is no quorum");
+}
+
 int main(void)
 {
     apr_pool_t *p;
@@ -230,11 +264,19 @@ int main(void)
     if (fd < 0 || write(fd, "abcd\n", 5) != 5)
         return 1;
     close(fd);
-    plan(40);
+    plan(45);
     test_wire(p);
     test_quorum(p);
     test_conf(p, keyfile, badkey);
     test_corroborates(p);
+    test_regions(p);
+    {
+        ec_mpic_conf_t c;
+        const char *err;
+        chmod(keyfile, 0644);
+        err = conf_of(p, &c, (const char *const[]){ "ECertPerspective a https://x/ APNIC 1,1 %s", NULL }, keyfile);
+        ok(err && strstr(err, "chmod 600"), "a key file others may read is refused: %s", err ? err : "none");
+    }
     unlink(keyfile);
     unlink(badkey);
     apr_pool_destroy(p);
