@@ -31,6 +31,9 @@ struct ec_p11 {
     int ready;                  /* logged in, sessions pooled (atomic) */
     pthread_mutex_t reconnect_lock;
     apr_time_t next_attempt;    /* while not ready: no reconnection before this */
+    unsigned gen;               /* connections made so far (atomic): object handles are per connection */
+    pthread_mutex_t keys_lock;  /* a key's handle and the connection it belongs to, together */
+    void *peers;                /* the process's registry of handles (ec_p11_join), or NULL */
 };
 
 struct ec_p11_key {
@@ -38,11 +41,14 @@ struct ec_p11_key {
     CK_ATTRIBUTE *tmpl;
     CK_ULONG ntmpl;
     CK_OBJECT_HANDLE handle;    /* 0: not looked up yet (or invalidated) */
+    unsigned gen;               /* the connection handle was found in: another's may name another object */
 };
 
 typedef struct {
     CK_SESSION_HANDLE h;
 } p11_session;
+
+static void peers_leave(ec_p11 *p11);
 
 const char *ec_p11_strerror(unsigned long rv)
 {
@@ -90,6 +96,7 @@ static apr_status_t p11_cleanup(void *data)
     ec_p11 *p11 = data;
 
     __atomic_store_n(&p11->closing, 1, __ATOMIC_SEQ_CST);
+    peers_leave(p11);
     if (__atomic_load_n(&p11->busy, __ATOMIC_SEQ_CST)) {
         /* A thread is inside the token: leave the sessions and the module to process exit
          * rather than pull them from under it. */
@@ -232,6 +239,7 @@ static apr_status_t connect_token(ec_p11 *p11, int attempts)
     /* One pooled session now, so a read-write session problem shows at start. */
     if (status == APR_SUCCESS && (status = apr_reslist_acquire(p11->sessions, &res)) == APR_SUCCESS) {
         apr_reslist_release(p11->sessions, res);
+        __atomic_add_fetch(&p11->gen, 1, __ATOMIC_SEQ_CST);
         __atomic_store_n(&p11->ready, 1, __ATOMIC_RELEASE);
         return APR_SUCCESS;
     }
@@ -258,6 +266,7 @@ apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
     p11->pin = apr_pstrdup(pool, pin);
     p11->max_sessions = max_sessions;
     pthread_mutex_init(&p11->reconnect_lock, NULL);
+    pthread_mutex_init(&p11->keys_lock, NULL);
     apr_pool_cleanup_register(pool, p11, p11_cleanup, apr_pool_cleanup_null);
     p11->m = p11_kit_module_load(module, 0);
     if (!p11->m) {
@@ -351,8 +360,12 @@ static CK_RV find_key(ec_p11 *p11, CK_SESSION_HANDLE h, ec_p11_key *k, CK_OBJECT
     CK_OBJECT_HANDLE found[2];
     CK_ULONG n = 0;
     CK_RV rv;
-    CK_OBJECT_HANDLE cached = __atomic_load_n(&k->handle, __ATOMIC_ACQUIRE);
+    unsigned gen = __atomic_load_n(&p11->gen, __ATOMIC_SEQ_CST);
+    CK_OBJECT_HANDLE cached;
 
+    pthread_mutex_lock(&p11->keys_lock);
+    cached = k->gen == gen ? k->handle : 0;
+    pthread_mutex_unlock(&p11->keys_lock);
     if (cached) {
         *out = cached;
         return CKR_OK;
@@ -369,7 +382,10 @@ static CK_RV find_key(ec_p11 *p11, CK_SESSION_HANDLE h, ec_p11_key *k, CK_OBJECT
                k->uri, (unsigned long)n);
         return CKR_KEY_HANDLE_INVALID;
     }
-    __atomic_store_n(&k->handle, found[0], __ATOMIC_RELEASE);
+    pthread_mutex_lock(&p11->keys_lock);
+    k->handle = found[0];
+    k->gen = gen;
+    pthread_mutex_unlock(&p11->keys_lock);
     *out = found[0];
     return CKR_OK;
 }
@@ -388,13 +404,120 @@ static int retryable(CK_RV rv)
 
 typedef CK_RV session_op(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton);
 
+/* Every handle of a process, whichever module's copy of this code opened it: a PKCS#11
+ * library loaded through p11-kit is initialised once per process and finalised when its last
+ * user finalises, so a token is read again only when every handle on it has let go. The
+ * registry lives in the process pool (ec_p11_join); each entry calls back into the copy
+ * that made it. */
+#define PEERS_KEY "ec_p11_peers"
+#define MAX_PEERS 32
+
+typedef struct {
+    pthread_mutex_t lock;
+    int n;
+    struct {
+        void *p11;
+        const char *module;
+        void (*drop)(void *p11);
+    } peer[MAX_PEERS];
+} peers_t;
+
+/* The token failed on a fresh session too (gone, replaced, its objects no longer seen): the
+ * connection is dropped — sessions closed, module finalised — once no operation of this
+ * handle is under way, and the next caller reconnects (ec_p11_available), as at start. A
+ * file-backed token that was moved away and back is only read again by a new C_Initialize.
+ * wait: block for the lock (the handle's own failure) or give up when it is taken (a peer's:
+ * this handle is reconnecting or dropping already). */
+static int drop_self(ec_p11 *p11, CK_RV why, int wait)
+{
+    int dropped = 0;
+    if (wait)
+        pthread_mutex_lock(&p11->reconnect_lock);
+    else if (pthread_mutex_trylock(&p11->reconnect_lock) != 0)
+        return 0;
+    if (__atomic_exchange_n(&p11->ready, 0, __ATOMIC_SEQ_CST)) {
+        while (__atomic_load_n(&p11->busy, __ATOMIC_SEQ_CST) > 0 && !__atomic_load_n(&p11->closing, __ATOMIC_SEQ_CST))
+            apr_sleep(apr_time_from_msec(1));
+        if (!__atomic_load_n(&p11->closing, __ATOMIC_SEQ_CST)) {
+            if (p11->rpool)
+                apr_pool_destroy(p11->rpool);
+            p11->rpool = NULL;
+            p11->sessions = NULL;
+            p11->m->C_CloseSession(p11->anchor);
+            p11_kit_module_finalize(p11->m);
+            p11->next_attempt = apr_time_now();
+            dropped = 1;
+            ec_log(EC_LOG_WARN, "ECP0015", "token %s: %s: connection dropped, reconnecting", p11->token_uri,
+                   why ? ec_p11_strerror(why) : "another handle of this process lost it");
+        }
+    }
+    pthread_mutex_unlock(&p11->reconnect_lock);
+    return dropped;
+}
+
+static void peer_drop(void *p11)
+{
+    drop_self(p11, 0, 0);
+}
+
+static void drop_connection(ec_p11 *p11, CK_RV why)
+{
+    peers_t *g = p11->peers;
+    if (!drop_self(p11, why, 1) || !g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < g->n; i++)
+        if (g->peer[i].p11 != p11 && !strcmp(g->peer[i].module, p11->module))
+            g->peer[i].drop(g->peer[i].p11);
+    pthread_mutex_unlock(&g->lock);
+}
+
+static void peers_leave(ec_p11 *p11)
+{
+    peers_t *g = p11->peers;
+    if (!g)
+        return;
+    pthread_mutex_lock(&g->lock);
+    for (int i = 0; i < g->n; i++)
+        if (g->peer[i].p11 == p11) {
+            g->peer[i] = g->peer[--g->n];
+            break;
+        }
+    pthread_mutex_unlock(&g->lock);
+    p11->peers = NULL;
+}
+
+void ec_p11_join(ec_p11 *p11, apr_pool_t *process_pool)
+{
+    peers_t *g = NULL;
+    if (!p11 || p11->peers)
+        return;
+    apr_pool_userdata_get((void **)&g, PEERS_KEY, process_pool);
+    if (!g) {
+        g = apr_pcalloc(process_pool, sizeof(*g));
+        pthread_mutex_init(&g->lock, NULL);
+        apr_pool_userdata_set(g, PEERS_KEY, apr_pool_cleanup_null, process_pool);
+    }
+    pthread_mutex_lock(&g->lock);
+    if (g->n < MAX_PEERS) {
+        g->peer[g->n].p11 = p11;
+        g->peer[g->n].module = p11->module;
+        g->peer[g->n].drop = peer_drop;
+        g->n++;
+        p11->peers = g;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
 /* Runs op on a pooled session; a session or device error drops that session (and the
- * cached key handle) and the operation is tried once more on a fresh one. */
+ * cached key handle) and the operation is tried once more on a fresh one; when that fails
+ * too, the connection goes (drop_connection) and this operation fails with APR_EAGAIN. */
 static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, void *baton,
                                  const char *what)
 {
     CK_RV rv = CKR_OK;
     apr_status_t result = APR_EGENERAL;
+    int gone = 0;
 
     if (!ec_p11_available(p11))
         return APR_EAGAIN;
@@ -403,11 +526,18 @@ static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, voi
         __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
         return APR_EGENERAL;
     }
+    /* Counted as busy before looking: a drop either waits for this operation or is seen. */
+    if (!__atomic_load_n(&p11->ready, __ATOMIC_SEQ_CST)) {
+        __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+        return APR_EAGAIN;
+    }
     for (int attempt = 0; attempt < 2; attempt++) {
         void *res;
         apr_status_t st = apr_reslist_acquire(p11->sessions, &res);
         if (st != APR_SUCCESS) {
-            result = st;
+            result = APR_EAGAIN;
+            gone = 1;
+            rv = CKR_DEVICE_ERROR;
             goto out;
         }
         rv = op(p11, ((p11_session *)res)->h, baton);
@@ -422,12 +552,21 @@ static apr_status_t with_session(ec_p11 *p11, ec_p11_key *k, session_op *op, voi
         }
         ec_log(EC_LOG_WARN, "ECP0010", "%s: %s; reopening the session", what, ec_p11_strerror(rv));
         apr_reslist_invalidate(p11->sessions, res);
-        if (k)
-            __atomic_store_n(&k->handle, 0, __ATOMIC_RELEASE);
+        if (k) {
+            pthread_mutex_lock(&p11->keys_lock);
+            k->handle = 0;
+            pthread_mutex_unlock(&p11->keys_lock);
+        }
+        if (attempt == 1) {
+            gone = 1;
+            result = APR_EAGAIN;
+        }
     }
     ec_log(EC_LOG_ERR, "ECP0011", "%s failed: %s", what, ec_p11_strerror(rv));
 out:
     __atomic_sub_fetch(&p11->busy, 1, __ATOMIC_SEQ_CST);
+    if (gone)
+        drop_connection(p11, rv);
     return result;
 }
 

@@ -25,8 +25,14 @@ typedef struct ec_p11_key ec_p11_key;
 apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
                          const char *token_uri, const char *pin, int max_sessions);
 
+/* Joins the process's registry of handles (in process_pool, shared by every module of the
+ * process): when one handle drops a connection its token failed on, the others on the same
+ * PKCS#11 library let go too, so that the library is really finalised and reads the token
+ * again on the next reconnection. */
+void ec_p11_join(ec_p11 *p11, apr_pool_t *process_pool);
+
 /* Seconds between reconnection attempts of a handle whose token was unreachable. */
-#define EC_P11_RECONNECT apr_time_from_sec(5)
+#define EC_P11_RECONNECT apr_time_from_sec(2)
 
 /* True when the token is logged in; otherwise one caller at a time tries to reconnect,
  * at most every EC_P11_RECONNECT, and the others get false at once. Operations on a

@@ -390,6 +390,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
                         c->sessions == ECERT_UNSET ? 4 : c->sessions) != APR_SUCCESS)
             ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECE0004: the HSM is not available to this child "
                          "yet: issuance waits, and the token is tried again on use");
+        ec_p11_join(c->p11, s->process->pool);
         for (int i = 0; i < c->issuers->nelts; i++) {
             ecert_issuer_t *is = &APR_ARRAY_IDX(c->issuers, i, ecert_issuer_t);
             if (ec_p11_key_get(c->p11, pchild, is->key_uri, &is->key) != APR_SUCCESS)

@@ -351,6 +351,7 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0030: the HSM is not available to this child yet: "
                      "pre-signed answers are served, and the token is tried again every few seconds");
+    ec_p11_join(ocsp_g.p11, s->process->pool);
     for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
         ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
         is->core.signer.p11 = ocsp_g.p11;

@@ -79,7 +79,7 @@ int main(void)
     apr_initialize();
     apr_pool_create(&p, NULL);
     ec_log_set(to_diag, NULL);
-    plan(14);
+    plan(18);
 
     if (!mkdtemp(dir) || make_token(p, dir) != 0) {
         ok(0, "SoftHSM token created in %s", dir);
@@ -145,6 +145,24 @@ int main(void)
     ok(ec_p11_generate_rsa(p11, "signer", 2048) == APR_SUCCESS &&
        ec_p11_sign(p11, k, (const uint8_t *)"x", 1, sig, &siglen) == APR_SUCCESS && siglen == 256,
        "and signs");
+    /* The token taken away while the handle is in use, then put back: the connection is
+     * dropped and made again, without a restart, within 5 s of the token's return. */
+    ok(system(apr_psprintf(p, "cd '%s' && mkdir .away && mv */ .away/", dir)) == 0, "token files moved away");
+    siglen = sizeof(sig);
+    ok(ec_p11_sign(p11, k, (const uint8_t *)"x", 1, sig, &siglen) == APR_EAGAIN && !ec_p11_available(p11),
+       "signing fails with APR_EAGAIN, and the handle is no longer available");
+    ok(system(apr_psprintf(p, "cd '%s' && mv .away/* . && rmdir .away", dir)) == 0, "token files back");
+    {
+        apr_time_t back = apr_time_now();
+        apr_status_t st = APR_EAGAIN;
+        while (st != APR_SUCCESS && apr_time_now() - back < apr_time_from_sec(8)) {
+            siglen = sizeof(sig);
+            if ((st = ec_p11_sign(p11, k, (const uint8_t *)"x", 1, sig, &siglen)) != APR_SUCCESS)
+                apr_sleep(apr_time_from_msec(100));
+        }
+        ok(st == APR_SUCCESS && siglen == 256 && apr_time_now() - back < apr_time_from_sec(5),
+           "signing resumes %.1f s after the token is back", (double)(apr_time_now() - back) / APR_USEC_PER_SEC);
+    }
     apr_pool_destroy(tp);
     if (system(apr_psprintf(p, "rm -rf '%s'", dir)) != 0)
         fprintf(stderr, "# could not remove %s\n", dir);

@@ -1,0 +1,90 @@
+"""The token taken away from running httpd children and put back (issue 11: token faults):
+signing fails cleanly meanwhile (OCSP tryLater, the issuance page's 503, nothing written), and
+every child signs again within 5 s of the token's return, without a restart, for OCSP and for
+issuance alike (core/ec_p11.c drops a connection whose fresh session fails too, and
+reconnects). SoftHSM keeps a token's objects in memory: only a new C_Initialize reads the
+files again, which is what a running child must do by itself."""
+
+import glob
+import os
+import shutil
+import time
+
+import pytest
+
+import ocsp_util as u
+from ecert_util import Subscriber, make_csr, new_application, rsa_key
+
+
+@pytest.fixture
+def token_away(stack):
+    away = os.path.join(stack.rundir, "tokens-away")     # outside the token directory SoftHSM scans
+    moved = []
+    stack.expect_log(r"ECP00(01|02|05|06|07|09|11|13)")
+    stack.expect_log(r"ECO00\d\d")          # the responder's own lines about signing failures
+    stack.expect_log(r"ECI00\d\d")          # issuance refused: the token is not available
+    stack.expect_log(r"ECE0101")            # the CRL worker cannot sign meanwhile
+    stack.expect_log(r"ECE0004")            # a child started meanwhile finds no token
+
+    def take():
+        os.makedirs(away)
+        for d in glob.glob(os.path.join(stack.tokendir, "*")):
+            if os.path.isdir(d):
+                shutil.move(d, away)
+                moved.append(os.path.join(stack.tokendir, os.path.basename(d)))
+
+    def put_back():
+        for d in moved:
+            # SoftHSM may have written a token held in a process's memory back meanwhile:
+            # the files taken away are the token
+            if os.path.exists(d):
+                shutil.rmtree(d)
+            shutil.move(os.path.join(away, os.path.basename(d)), d)
+        os.rmdir(away)
+        moved.clear()
+
+    yield take, put_back
+    if moved:
+        put_back()
+
+
+def fresh_status(stack, ca):
+    """The status of an answer signed on demand (a serial never issued: nothing pre-signed)."""
+    return u.status_of(u.single(stack, ca["ssl"], u.new_serial()).ocsp())
+
+
+def issue(stack, name):
+    env = new_application(stack, name)
+    sub = Subscriber(stack)
+    sub.login(env)
+    sub.confirm()
+    return env, sub.submit_csr(make_csr(rsa_key(), name))
+
+
+def test_token_away_and_back(stack, token_away):
+    take, put_back = token_away
+    ca = u.issuers(stack)
+    assert fresh_status(stack, ca) == "successful"
+    take()
+    # every child meets the missing token (several requests: they land on different children)
+    assert [fresh_status(stack, ca) for _ in range(12)] == ["tryLater"] * 12
+    before = stack.sql("SELECT COUNT(*) FROM certificate")[0][0]
+    env, r = issue(stack, "token-away-%d.example.com" % (os.getpid() % 10000))
+    assert not r.url.endswith("/certificate")
+    assert r.status_code == 503, r.status_code
+    assert stack.sql("SELECT COUNT(*) FROM certificate")[0][0] == before
+    put_back()
+    back = time.monotonic()
+    status, waited = u.wait_for(lambda: fresh_status(stack, ca), "successful", 10, step=0.1)
+    assert status == "successful" and waited < 5, (status, waited)
+    # and every child: the next 20 fresh answers, wherever they land, are all signed
+    deadline = back + 5
+    while time.monotonic() < deadline and [fresh_status(stack, ca) for _ in range(20)] != ["successful"] * 20:
+        time.sleep(0.2)
+    assert [fresh_status(stack, ca) for _ in range(20)] == ["successful"] * 20
+    assert time.monotonic() - back < 6
+    _, r = issue(stack, "token-back-%d.example.com" % (os.getpid() % 10000))
+    assert r.url.endswith("/certificate"), r.status_code
+    log = open(stack.error_log_path()).read()
+    assert "ECP0015" in log and "connection dropped, reconnecting" in log
+    assert "reachable again: signing resumes" in log
