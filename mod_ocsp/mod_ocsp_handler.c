@@ -213,7 +213,10 @@ static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *
             goto unavailable;
     }
     ocsp_entry_from_rec(e, &rec);
-    if (cacheable)
+    /* The shared cache is for certificates issued: an answer signed for a serial never issued
+     * is not kept, so a flood of made-up serials never pushes a real answer out (what it costs
+     * is the fresh-signing budget, nothing else). */
+    if (cacheable && rec.found)
         ocsp_cache_put(key, ep, e, r->pool);
     return EC_OCSP_SUCCESSFUL;
 
