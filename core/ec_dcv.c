@@ -312,18 +312,6 @@ apr_status_t ec_dcv_status(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, time
     return APR_SUCCESS;
 }
 
-/* Evidence fits its column: cut at a character boundary, marked as cut. */
-static const char *clip(apr_pool_t *p, const char *s, size_t max)
-{
-    size_t n;
-    if (!s || strlen(s) <= max)
-        return s ? s : "";
-    n = max - 16;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return apr_pstrcat(p, apr_pstrndup(p, s, n), " [... cut]", NULL);
-}
-
 apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t *t, const char *actor)
 {
     const char *at = ec_sqltime(p, t->at), *id, *mname = ec_dcv_method_name(t->method);
@@ -331,13 +319,13 @@ apr_status_t ec_dcv_record(ec_store_t *s, apr_pool_t *p, const ec_dcv_attempt_t 
     apr_status_t rv;
     int own_txn = s->txn == NULL;
 
-    apr_cpystrn(detail, clip(p, t->detail, sizeof(detail) - 1), sizeof(detail));
+    apr_cpystrn(detail, ec_clip(p, t->detail, sizeof(detail) - 1), sizeof(detail));
     if (own_txn && (rv = ec_store_begin(s, p)) != APR_SUCCESS)
         return rv;
     ec_store_exec(s, p, "dcv_attempt_insert", NULL,
                   EC_ARGS(t->app->id, t->code_id ? t->code_id : "", t->name, mname, t->code_hash ? t->code_hash : "", at,
-                          t->passed ? "1" : "0", t->reason, detail, clip(p, t->urls, 60000),
-                          t->email_to ? t->email_to : "", clip(p, t->dns, 1 << 20), ec_dcv_method_ref(t->method),
+                          t->passed ? "1" : "0", t->reason, detail, ec_clip(p, t->urls, 60000),
+                          t->email_to ? t->email_to : "", ec_clip(p, t->dns, 1 << 20), ec_dcv_method_ref(t->method),
                           t->mpic_id ? t->mpic_id : ""));
     if (!s->failed && ec_store_get1(s, p, "dcv_last_id", 1, &id, EC_NOARGS) != APR_SUCCESS)
         s->failed = 1;
@@ -362,10 +350,10 @@ apr_status_t ec_dcv_record_caa(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, 
     char d[1000];
     apr_status_t rv;
 
-    apr_cpystrn(d, clip(p, detail, sizeof(d) - 1), sizeof(d));
+    apr_cpystrn(d, ec_clip(p, detail, sizeof(d) - 1), sizeof(d));
     rv = ec_store_exec(s, p, "dcv_caa_insert", NULL,
                        EC_ARGS(a->id, cert_name, ec_sqltime(p, at), verdict, reason, d,
-                               relevant_at ? relevant_at : "", clip(p, dns, 1 << 20), mpic_id ? mpic_id : ""));
+                               relevant_at ? relevant_at : "", ec_clip(p, dns, 1 << 20), mpic_id ? mpic_id : ""));
     if (rv == APR_SUCCESS && id)
         rv = ec_store_get1(s, p, "dcv_last_id", 1, id, EC_NOARGS);
     return rv;

@@ -35,13 +35,20 @@ int ec_mpic_corroborates(const ec_mpic_ask_t *a, const char **why_not)
 void ec_mpic_quorum(apr_pool_t *p, ec_mpic_result_t *r)
 {
     apr_array_header_t *no = apr_array_make(p, 4, sizeof(const char *));
+    const char *region = NULL;
+    int two_regions = 0;
+
     r->corroborating = 0;
     for (int i = 0; i < r->remote; i++) {
+        const ec_perspective_t *pv = r->asks[i].pv;
         const char *why;
-        if (ec_mpic_corroborates(&r->asks[i], &why))
-            r->corroborating++;
-        else
-            APR_ARRAY_PUSH(no, const char *) = apr_psprintf(p, "%s (%s)", r->asks[i].pv->name, why);
+        if (!ec_mpic_corroborates(&r->asks[i], &why)) {
+            APR_ARRAY_PUSH(no, const char *) = apr_psprintf(p, "%s (%s)", pv->name, why);
+            continue;
+        }
+        r->corroborating++;
+        two_regions |= region && strcmp(region, pv->rir);
+        region = region ? region : pv->rir;
     }
     r->allowed = ec_mpic_allowed_failures(r->remote);
     r->passed = r->remote >= r->required && r->remote - r->corroborating <= r->allowed;
@@ -50,18 +57,9 @@ void ec_mpic_quorum(apr_pool_t *p, ec_mpic_result_t *r)
                              no->nelts ? apr_array_pstrcat(p, no, ',') : "");
     /* The corroborating ones, not only the configured ones, span two RIRs' regions: a quorum
      * met inside one region is what a regional hijack would produce. */
-    if (r->passed && r->required >= 2) {
-        const char *first = NULL, *why;
-        int two = 0;
-        for (int i = 0; i < r->remote && !two; i++)
-            if (ec_mpic_corroborates(&r->asks[i], &why)) {
-                two = first && strcmp(first, r->asks[i].pv->rir);
-                first = first ? first : r->asks[i].pv->rir;
-            }
-        if (!two) {
-            r->passed = 0;
-            r->detail = apr_pstrcat(p, r->detail, "; every corroborating perspective is in one RIR's region", NULL);
-        }
+    if (r->passed && r->required >= 2 && !two_regions) {
+        r->passed = 0;
+        r->detail = apr_pstrcat(p, r->detail, "; every corroborating perspective is in one RIR's region", NULL);
     }
 }
 
@@ -138,11 +136,6 @@ void ec_mpic_caa(const ec_mpic_conf_t *c, const ec_caa_conf_t *caa, apr_pool_t *
     }
 }
 
-static const char *clip(apr_pool_t *p, const char *s, apr_size_t n)
-{
-    return !s ? "" : strlen(s) <= n ? s : apr_pstrndup(p, s, n);
-}
-
 apr_status_t ec_mpic_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_mpic_result_t *r, const char *actor)
 {
     const char *outcome = r->skipped ? "skipped" : r->passed ? "corroborated" : "not-corroborated";
@@ -154,7 +147,7 @@ apr_status_t ec_mpic_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_
     ec_store_exec(s, p, "mpic_check_insert", NULL,
                   EC_ARGS(a->id, r->purpose, r->name, r->method ? r->method : "", ec_sqltime(p, r->at),
                           apr_itoa(p, r->required), apr_itoa(p, r->remote), apr_itoa(p, r->corroborating),
-                          apr_itoa(p, r->allowed), outcome, clip(p, r->detail, 1000)));
+                          apr_itoa(p, r->allowed), outcome, ec_clip(p, r->detail, 1000)));
     if (!s->failed && ec_store_get1(s, p, "mpic_last_id", 1, &r->id, EC_NOARGS) != APR_SUCCESS)
         s->failed = 1;
     for (int i = 0; !s->failed && i < r->remote; i++) {
@@ -163,9 +156,9 @@ apr_status_t ec_mpic_record(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_
         int yes = ec_mpic_corroborates(k, &why);
         ec_store_exec(s, p, "mpic_answer_insert", NULL,
                       EC_ARGS(r->id, k->pv->name, k->pv->rir, yes ? "corroborates" : why,
-                              k->answered ? k->ans.result : "", k->answered ? clip(p, k->ans.reason, 32) : "",
-                              clip(p, k->answered ? k->ans.detail : k->why, 1000),
-                              k->answered ? clip(p, k->ans.evidence, 60000) : "", apr_ltoa(p, (long)(k->ms + 0.5))));
+                              k->answered ? k->ans.result : "", k->answered ? ec_clip(p, k->ans.reason, 32) : "",
+                              ec_clip(p, k->answered ? k->ans.detail : k->why, 1000),
+                              k->answered ? ec_clip(p, k->ans.evidence, 60000) : "", apr_ltoa(p, (long)(k->ms + 0.5))));
     }
     if (!s->failed)
         ec_audit(s, p, actor, r->skipped ? "mpic.skipped" : r->passed ? "mpic.corroborated" : "mpic.not_corroborated",

@@ -53,8 +53,7 @@ static const char *rir(apr_pool_t *p, const char *s, const char **out)
     return apr_psprintf(p, "'%s' is not a Regional Internet Registry (AFRINIC, APNIC, ARIN, LACNIC, RIPE)", s);
 }
 
-/* The key file holds 64 hex digits (32 octets), alone on a line. */
-static const char *load_key(apr_pool_t *p, const char *path, uint8_t key[EC_MPIC_KEY_LEN])
+const char *ec_mpic_key_load(apr_pool_t *p, const char *path, uint8_t key[EC_MPIC_KEY_LEN])
 {
     char buf[130];
     apr_file_t *f;
@@ -121,7 +120,7 @@ static const char *add_perspective(ec_mpic_conf_t *c, apr_pool_t *p, int argc, c
     v.name = apr_pstrdup(p, argv[0]);
     v.url = apr_pstrdup(p, argv[1]);
     if ((err = rir(p, argv[2], &v.rir)) || (err = latlon(p, argv[3], &v.lat, &v.lon)) ||
-        (err = load_key(p, argv[4], v.key)))
+        (err = ec_mpic_key_load(p, argv[4], v.key)))
         return apr_psprintf(p, "ECertPerspective %s: %s", argv[0], err);
     *(ec_perspective_t *)apr_array_push(c->perspectives) = v;
     return NULL;

@@ -44,6 +44,10 @@ const char *ec_mpic_conf_directive(ec_mpic_conf_t *c, apr_pool_t *p, const char 
 ec_mpic_conf_t *ec_mpic_conf_merge(apr_pool_t *p, const ec_mpic_conf_t *base, const ec_mpic_conf_t *add);
 void ec_mpic_conf_finish(ec_mpic_conf_t *c, apr_pool_t *p);
 
+/* A key shared with a perspective (or, on the perspective, with a CA): a file of 64 hex
+ * digits (32 octets) that only its owner may read. NULL, or why not. */
+const char *ec_mpic_key_load(apr_pool_t *p, const char *path, uint8_t key[EC_MPIC_KEY_LEN]);
+
 /* The number of remote perspectives the BR require at now (SC-067's phase-in), or the test
  * build's ECertPerspectiveMinimum. */
 int ec_mpic_required(const ec_mpic_conf_t *c, time_t now);

@@ -4,17 +4,7 @@
 #include "ec_caa.h"
 #include "ec_dcv_txt.h"
 #include "ec_dcv_web.h"
-
-/* s cut to at most max bytes, never inside a UTF-8 sequence, "..." marking the cut. */
-static const char *clip(apr_pool_t *p, const char *s, size_t max)
-{
-    size_t n;
-    if (!s || strlen(s) <= max)
-        return s;
-    for (n = max - 3; n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80; n--)
-        ;
-    return apr_pstrcat(p, apr_pstrndup(p, s, n), "...", NULL);
-}
+#include "ec_util.h"
 
 void ec_mpic_probe(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, const char *self,
                    const ec_mpic_msg_t *req, ec_mpic_msg_t *ans)
@@ -70,8 +60,8 @@ void ec_mpic_probe(ec_resolver_t *r, apr_pool_t *p, const ec_dcv_conf_t *c, cons
         ans->evidence = res.evidence;
     }
     /* The answer must fit EC_MPIC_MAX_MSG once encoded, where a byte may take three. */
-    ans->evidence = clip(p, ans->evidence, 18000);
-    ans->detail = clip(p, ans->detail, 1990);
+    ans->evidence = ec_clip(p, ans->evidence, 18000);
+    ans->detail = ec_clip(p, ans->detail, 1990);
     if (ans->evidence && !*ans->evidence)
         ans->evidence = NULL;
 }

@@ -170,3 +170,14 @@ void ec_wipe(void *data, size_t len)
     if (data && len)
         OPENSSL_cleanse(data, len);
 }
+
+const char *ec_clip(apr_pool_t *p, const char *s, size_t max)
+{
+    size_t n;
+    if (!s || strlen(s) <= max)
+        return s ? s : "";
+    n = max - 16;
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    return apr_pstrcat(p, apr_pstrndup(p, s, n), " [... cut]", NULL);
+}

@@ -31,4 +31,8 @@ int ec_memeq(const void *a, const void *b, size_t len);
 /* Overwrites a secret where the compiler cannot optimise it away. */
 void ec_wipe(void *data, size_t len);
 
+/* s ("" for NULL) cut to at most max bytes (max > 16), never inside a UTF-8 sequence, the
+ * cut marked: for text columns and messages of a bounded size. */
+const char *ec_clip(apr_pool_t *p, const char *s, size_t max);
+
 #endif

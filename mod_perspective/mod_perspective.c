@@ -88,21 +88,10 @@ static const char *set_name(cmd_parms *cmd, void *d, const char *arg)
 
 static const char *add_client(cmd_parms *cmd, void *d, const char *name, const char *file)
 {
-    persp_conf *c = conf_of(cmd->server);
-    /* The key file format and checks are the CA's own (ECertPerspective): reuse them. */
-    ec_mpic_conf_t m;
-    char *argv[5] = { (char *)name, "https://client", "APNIC", "0,0", (char *)file };
-    const char *err;
-    client_t *k;
-
-    ec_mpic_conf_init(&m);
-    if ((err = ec_mpic_conf_directive(&m, cmd->pool, "ECertPerspective", 5, argv)) != NULL)
-        return apr_pstrcat(cmd->pool, "ECertPerspectiveClient: ",
-                           strstr(err, ": ") ? strstr(err, ": ") + 2 : err, NULL);
-    k = apr_array_push(c->clients);
+    client_t *k = apr_array_push(conf_of(cmd->server)->clients);
+    const char *err = ec_mpic_key_load(cmd->pool, file, k->key);
     k->name = name;
-    memcpy(k->key, APR_ARRAY_IDX(m.perspectives, 0, ec_perspective_t).key, EC_MPIC_KEY_LEN);
-    return NULL;
+    return err ? apr_pstrcat(cmd->pool, "ECertPerspectiveClient ", name, ": ", err, NULL) : NULL;
 }
 
 static const char *set_dcv(cmd_parms *cmd, void *d, int argc, char *const argv[])
