@@ -47,7 +47,7 @@ port, dbport, oport = free_ports(3)   # oport: inside the namespace of (d)
 extra = ("AddType application/ocsp-response .ocsp\nOCSPFreshSignRate 100000\n"
          # room for the 2,000 distinct answers of the 1,000,000 phase (ServerRoot-relative:
          # one file per httpd instance)
-         "OCSPCache shmcb:ocsp-cache-bench(33554432)\n")
+         "")
 st = Stack(rundir, port, dbport, SRC, extra_conf=extra, quiet=True)
 results = {}
 ok = False

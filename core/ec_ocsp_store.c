@@ -16,9 +16,6 @@
 /* apr_dbd_mysql sizes each result buffer by the column's declared length: HEX() of a BLOB
  * is declared 512 KiB, allocated per lookup. A response is a few KiB; 8 KiB is the limit. */
 #define HEX_DER(c)  "CAST(HEX(" c ") AS CHAR(16384) CHARACTER SET ascii)"
-#define STR(x) #x
-#define XSTR(x) STR(x)
-#define BATCH_CHANGES XSTR(EC_OCSP_CHANGES_BATCH)
 
 const ec_stmt_t ec_ocsp_stmts[] = {
     { "ocsp_issuer", "SELECT id, role FROM ca WHERE key_sha1 = UNHEX(%s) "
@@ -48,12 +45,9 @@ const ec_stmt_t ec_ocsp_stmts[] = {
     { "ocsp_response_drop", "DELETE FROM ocsp_response WHERE issuer_id = %s AND serial_hex = %s "
       "AND hash_alg = %s" },
     { "ocsp_db_now", "SELECT " EPOCH_US("NOW(6)") },
-    { "ocsp_changes_cert", "SELECT issuer_id, serial_hex, " EPOCH_US("status_changed") " FROM certificate "
-      "WHERE status_changed > " FROM_US " ORDER BY status_changed LIMIT " BATCH_CHANGES },
-    { "ocsp_changes_ca", "SELECT parent_id, serial_hex, " EPOCH_US("status_changed") " FROM ca "
-      "WHERE role IN ('ssl', 'ev') AND status_changed > " FROM_US " ORDER BY status_changed LIMIT " BATCH_CHANGES },
+    /* Per issuer, along index ocsp_pending_take. */
     { "ocsp_pending_take", "SELECT issuer_id, serial_hex, " EPOCH_US("queued_at") " FROM ocsp_pending "
-      "WHERE FIND_IN_SET(issuer_id, %s) ORDER BY queued_at LIMIT " BATCH " FOR UPDATE SKIP LOCKED" },
+      "WHERE issuer_id = %s ORDER BY queued_at LIMIT " BATCH " FOR UPDATE SKIP LOCKED" },
     { "ocsp_pending_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex = %s "
       "AND queued_at = " FROM_US },
     { "ocsp_pending_get", "SELECT " EPOCH_US("queued_at") " FROM ocsp_pending WHERE issuer_id = %s "
@@ -188,35 +182,6 @@ apr_status_t ec_ocsp_db_now(ec_store_t *s, apr_pool_t *p, long long *now_us)
     return rv;
 }
 
-apr_status_t ec_ocsp_changes(ec_store_t *s, apr_pool_t *p, long long since,
-                             ec_ocsp_change_fn *fn, void *baton, long long *newest, int *count)
-{
-    static const char *const stmts[] = { "ocsp_changes_cert", "ocsp_changes_ca" };
-    const char *arg = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)since);
-
-    *count = 0;
-    for (int i = 0; i < 2; i++) {
-        apr_dbd_results_t *res;
-        apr_dbd_row_t *row;
-        apr_status_t rv = ec_store_select(s, p, stmts[i], &res, EC_ARGS(arg));
-        if (rv != APR_SUCCESS)
-            return rv;
-        while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
-            const char *id = ec_store_col(s, row, 0), *serial = ec_store_col(s, row, 1);
-            const char *sc = ec_store_col(s, row, 2);
-            long long v;
-            if (!id || !serial || !sc)
-                continue;
-            v = strtoll(sc, NULL, 10);
-            if (v > *newest)
-                *newest = v;
-            (*count)++;
-            fn(baton, id, serial, v);
-        }
-    }
-    return APR_SUCCESS;
-}
-
 static ec_ocsp_issuer_t *issuer_by_id(ec_ocsp_issuer_t *const *issuers, int n, const char *id)
 {
     for (int i = 0; i < n; i++)
@@ -259,7 +224,7 @@ static apr_status_t take_batch(ec_store_t *s, apr_pool_t *p, const char *label, 
 }
 
 static apr_status_t resign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, const char *serial,
-                           int alg, time_t now, int validity, ec_ocsp_signed_fn *fn, void *baton)
+                           int alg, time_t now, int validity)
 {
     ec_ocsp_rec_t rec;
     apr_status_t rv;
@@ -268,34 +233,23 @@ static apr_status_t resign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t 
         return rv;
     if (!rec.found)
         return APR_ENOENT;
-    if ((rv = ec_ocsp_presign(s, p, is, serial, alg, now, validity, &rec)) != APR_SUCCESS)
-        return rv;
-    if (fn)
-        fn(baton, is, serial, alg, &rec);
-    return APR_SUCCESS;
+    return ec_ocsp_presign(s, p, is, serial, alg, now, validity, &rec);
 }
 
-apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t now, int validity, ec_ocsp_signed_fn *fn, void *baton, int *done)
+/* One issuer's batch, in one transaction. */
+static apr_status_t pending_one(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *is, time_t now, int validity,
+                                int *done)
 {
     apr_array_header_t *rows;
-    apr_status_t rv;
-    const char *ids = id_list(p, issuers, n);
+    apr_status_t rv, end;
 
-    *done = 0;
-    if (!*ids)
-        return APR_SUCCESS;
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         return rv;
-    rv = take_batch(s, p, "ocsp_pending_take", EC_ARGS(ids), &rows);
+    rv = take_batch(s, p, "ocsp_pending_take", EC_ARGS(is->id), &rows);
     for (int i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
         work_row *w = &APR_ARRAY_IDX(rows, i, work_row);
-        ec_ocsp_issuer_t *is = issuer_by_id(issuers, n, w->issuer_id);
-        apr_status_t r1 = APR_ENOENT, r2 = APR_ENOENT;
-        if (is) {
-            r1 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA1, now, validity, fn, baton);
-            r2 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA256, now, validity, fn, baton);
-        }
+        apr_status_t r1 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA1, now, validity);
+        apr_status_t r2 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA256, now, validity);
         /* Signed, or nothing to sign (no such certificate): off the queue. A signing failure
          * leaves the row for the next round. */
         if ((r1 == APR_SUCCESS || r1 == APR_ENOENT) && (r2 == APR_SUCCESS || r2 == APR_ENOENT)) {
@@ -308,15 +262,24 @@ apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *con
         if (s->failed)
             rv = APR_EGENERAL;
     }
-    {
-        apr_status_t end = ec_store_end(s, rv != APR_SUCCESS);
-        return rv != APR_SUCCESS ? rv : end;
-    }
+    end = ec_store_end(s, rv != APR_SUCCESS);
+    return rv != APR_SUCCESS ? rv : end;
+}
+
+apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
+                             time_t now, int validity, int *done)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    *done = 0;
+    for (int i = 0; i < n && rv == APR_SUCCESS; i++)
+        if (issuers[i]->id[0])
+            rv = pending_one(s, p, issuers[i], now, validity, done);
+    return rv;
 }
 
 apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t before, time_t now, int validity, ec_ocsp_signed_fn *fn,
-                             void *baton, int *done)
+                             time_t before, time_t now, int validity, int *done)
 {
     apr_array_header_t *rows;
     apr_status_t rv;
@@ -340,11 +303,7 @@ apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *con
         /* BR 4.9.10: status is owed until the certificate expires, not after. */
         if (!rec.found || rec.not_after < now)
             ec_store_exec(s, p, "ocsp_response_drop", NULL, EC_ARGS(w->issuer_id, w->serial_hex, w->third));
-        else if (ec_ocsp_presign(s, p, is, w->serial_hex, alg, now, validity, &rec) == APR_SUCCESS) {
-            if (fn)
-                fn(baton, is, w->serial_hex, alg, &rec);
-        }
-        else
+        else if (ec_ocsp_presign(s, p, is, w->serial_hex, alg, now, validity, &rec) != APR_SUCCESS)
             ec_log(EC_LOG_ERR, "ECQ0002", "cannot refresh the OCSP response of issuer %s serial %s",
                    w->issuer_id, w->serial_hex);
         (*done)++;
@@ -365,8 +324,8 @@ apr_status_t ec_ocsp_resign_now(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issu
 
     if (rv != APR_SUCCESS && rv != APR_ENOENT)
         return rv;
-    if ((rv = resign(s, p, is, serial_hex, EC_OCSP_HASH_SHA1, now, validity, NULL, NULL)) != APR_SUCCESS ||
-        (rv = resign(s, p, is, serial_hex, EC_OCSP_HASH_SHA256, now, validity, NULL, NULL)) != APR_SUCCESS)
+    if ((rv = resign(s, p, is, serial_hex, EC_OCSP_HASH_SHA1, now, validity)) != APR_SUCCESS ||
+        (rv = resign(s, p, is, serial_hex, EC_OCSP_HASH_SHA256, now, validity)) != APR_SUCCESS)
         return rv;
     if (queued[0])
         rv = ec_store_exec(s, p, "ocsp_pending_done", NULL, EC_ARGS(is->id, serial_hex, queued[0]));

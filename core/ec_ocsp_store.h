@@ -54,30 +54,16 @@ apr_status_t ec_ocsp_presign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_
 /* The database clock, in microseconds (status_changed is written with NOW(6)). */
 apr_status_t ec_ocsp_db_now(ec_store_t *s, apr_pool_t *p, long long *now_us);
 
-typedef void ec_ocsp_change_fn(void *baton, const char *issuer_id, const char *serial_hex, long long sc);
-
-#define EC_OCSP_CHANGES_BATCH 5000
-
-/* Certificates and Sub CAs whose status_changed is after since (at most a batch of each,
- * oldest first); *newest gets the latest status_changed seen (unchanged if none), *count
- * the number of rows (EC_OCSP_CHANGES_BATCH or more: there may be more). */
-apr_status_t ec_ocsp_changes(ec_store_t *s, apr_pool_t *p, long long since,
-                             ec_ocsp_change_fn *fn, void *baton, long long *newest, int *count);
-
-typedef void ec_ocsp_signed_fn(void *baton, const ec_ocsp_issuer_t *is, const char *serial_hex,
-                               int alg, const ec_ocsp_rec_t *rec);
-
-/* Re-signs up to a batch of queued certificates (both CertID hashes) of the given issuers
- * and takes them off the queue; rows another node is working on are skipped. fn (may be
- * NULL) sees each new response. *done: certificates handled. */
+/* Re-signs up to a batch of queued certificates (both CertID hashes) of each of the given
+ * issuers and takes them off the queue; rows another child or node is working on are
+ * skipped. *done: certificates handled. */
 apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t now, int validity, ec_ocsp_signed_fn *fn, void *baton, int *done);
+                             time_t now, int validity, int *done);
 
 /* Re-signs up to a batch of stored responses with thisUpdate before `before`; those of
  * expired or vanished certificates are dropped instead. */
 apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t before, time_t now, int validity, ec_ocsp_signed_fn *fn,
-                             void *baton, int *done);
+                             time_t before, time_t now, int validity, int *done);
 
 /* Re-signs both CertID hashes of one certificate now (e.g. right after ec_revoke) and takes
  * it off the queue if nothing queued it again meanwhile. */

@@ -1,6 +1,6 @@
 /* mod_ocsp: directives, configuration checks and hooks (see mod_ocsp.h for the design;
- * the handler is in mod_ocsp_handler.c, the cache in mod_ocsp_cache.c, the background
- * work in mod_ocsp_watch.c). */
+ * the handler is in mod_ocsp_handler.c, the replica's lifetime in mod_ocsp_replica.c, the
+ * background work in mod_ocsp_watch.c). */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_core.h>
@@ -17,6 +17,7 @@
 #include "ec_log.h"
 #include "ec_util.h"
 #include "ec_x509.h"
+#include "ec_ocsp_sync.h"
 
 ocsp_global_t ocsp_g;
 static apr_thread_mutex_t *resolve_mutex;
@@ -36,7 +37,7 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
 {
     ocsp_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->sessions = c->validity = c->refresh = c->nonce = OCSP_UNSET;
-    c->max_request = c->max_certids = c->fresh_rate = OCSP_UNSET;
+    c->max_request = c->max_certids = c->fresh_rate = c->replica_gb = OCSP_UNSET;
     c->issuers = apr_array_make(p, 3, sizeof(ocsp_issuer_conf));
     return c;
 }
@@ -47,7 +48,8 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     ocsp_srv_conf *base = basev, *add = addv, *c = apr_pcalloc(p, sizeof(*c));
     c->p11_module = add->p11_module ? add->p11_module : base->p11_module;
     c->pin_spec = add->pin_spec ? add->pin_spec : base->pin_spec;
-    c->cache_spec = add->cache_spec ? add->cache_spec : base->cache_spec;
+    c->replica_dir = add->replica_dir ? add->replica_dir : base->replica_dir;
+    c->replica_gb = add->replica_gb != OCSP_UNSET ? add->replica_gb : base->replica_gb;
     c->issuers = add->issuers->nelts ? add->issuers : base->issuers;
     c->sessions = add->sessions != OCSP_UNSET ? add->sessions : base->sessions;
     c->validity = add->validity != OCSP_UNSET ? add->validity : base->validity;
@@ -124,10 +126,14 @@ static const char *set_fresh_rate(cmd_parms *cmd, void *d, const char *arg)
     return parse_int(cmd, &srv_conf(cmd)->fresh_rate, arg, 0, 100000);
 }
 
-static const char *set_cache(cmd_parms *cmd, void *d, const char *arg)
+static const char *set_replica(cmd_parms *cmd, void *d, const char *dir, const char *gb)
 {
-    srv_conf(cmd)->cache_spec = arg;
-    return NULL;
+    ocsp_srv_conf *c = srv_conf(cmd);
+
+    if (cmd->server->is_virtual)
+        return "OCSPReplica belongs in the main server (one replica per node)";
+    c->replica_dir = ap_server_root_relative(cmd->pool, dir);
+    return gb ? parse_int(cmd, &c->replica_gb, gb, 1, 4096) : NULL;
 }
 
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const char *responder,
@@ -143,8 +149,10 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const
         return "OCSPIssuer needs mod_dbd (LoadModule dbd_module before mod_ocsp)";
     /* Statements are prepared on every connection mod_dbd opens for this server. */
     if (!c->issuers->nelts)
-        for (const ec_stmt_t *st = ec_ocsp_stmts; st->label; st++)
-            prepare(cmd->server, st->sql, st->label);
+        for (const ec_stmt_t *const *set = (const ec_stmt_t *const[]){ ec_ocsp_stmts, ec_ocsp_sync_stmts, NULL };
+             *set; set++)
+            for (const ec_stmt_t *st = *set; st->label; st++)
+                prepare(cmd->server, st->sql, st->label);
     i = apr_array_push(c->issuers);
     memset(i, 0, sizeof(*i));
     i->issuer_file = ap_server_root_relative(cmd->pool, issuer);
@@ -172,8 +180,9 @@ static const command_rec ocsp_cmds[] = {
                   "most CertIDs answered in one request (default 8)"),
     AP_INIT_TAKE1("OCSPFreshSignRate", set_fresh_rate, NULL, RSRC_CONF,
                   "fresh signatures per second per child for nonces and unknown serials (default 50)"),
-    AP_INIT_TAKE1("OCSPCache", set_cache, NULL, RSRC_CONF,
-                  "shared response cache, mod_socache syntax (default shmcb)"),
+    AP_INIT_TAKE12("OCSPReplica", set_replica, NULL, RSRC_CONF,
+                   "node-local directory of the answers' replica, and its largest size in GiB (default "
+                   "ocsp-replica in the runtime directory, 32)"),
     { NULL }
 };
 
@@ -206,6 +215,8 @@ static void defaults(ocsp_srv_conf *c)
     if (c->max_request == OCSP_UNSET) c->max_request = OCSP_DEF_MAXREQ;
     if (c->max_certids == OCSP_UNSET) c->max_certids = OCSP_DEF_MAXIDS;
     if (c->fresh_rate == OCSP_UNSET) c->fresh_rate = OCSP_DEF_RATE;
+    if (c->replica_gb == OCSP_UNSET) c->replica_gb = OCSP_DEF_REPLICA_GB;
+    c->replica_size = (apr_size_t)c->replica_gb << 30;
 }
 
 /* Reads the issuer and responder certificates of one OCSPIssuer line. */
@@ -228,8 +239,7 @@ static int load_issuer(apr_pool_t *p, server_rec *v, ocsp_issuer_conf *is)
                      is->responder_file);
         return -1;
     }
-    for (int k = 0; k < 8; k++)
-        apr_snprintf(is->tag + 2 * k, 3, "%02x", is->core.hash.key_sha1[k]);
+    ec_ocsp_issuer_tag(is->tag, &is->core.hash);
     return 0;
 }
 
@@ -271,12 +281,6 @@ static int ocsp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             return HTTP_INTERNAL_SERVER_ERROR;
         }
     }
-    return OK;
-}
-
-static int ocsp_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
-{
-    ocsp_cache_register(pconf);
     return OK;
 }
 
@@ -328,9 +332,7 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                      "ECO0008: OCSPPKCS11Module and OCSPTokenPIN belong in the main server");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (ocsp_cache_post_config(pconf, ptemp, s, mc->cache_spec ? mc->cache_spec
-                               : apr_pstrcat(ptemp, "shmcb:", ap_runtime_dir_relative(ptemp, "ocsp-cache"),
-                                             "(16777216)", NULL)) != OK)
+    if (ocsp_replica_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ocsp_watch_post_config(pconf, s);
 }
@@ -343,7 +345,7 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     if (!ocsp_g.issuers || !ocsp_g.issuers->nelts)
         return;
     apr_thread_mutex_create(&resolve_mutex, APR_THREAD_MUTEX_DEFAULT, p);
-    ocsp_cache_child_init(p, s);
+    ocsp_replica_child_init(p, s);
     ocsp_handler_child_init(p);
     ocsp_watch_child_init(p, s);
     first = APR_ARRAY_IDX(ocsp_g.issuers, 0, ocsp_issuer_conf *);
@@ -366,7 +368,6 @@ static void ocsp_hooks(apr_pool_t *p)
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     static const char *const before_wd[] = { "mod_watchdog.c", NULL };
 
-    ap_hook_pre_config(ocsp_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(ocsp_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(ocsp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     /* The watchdog thread starts in mod_watchdog's child_init: the token comes first. */

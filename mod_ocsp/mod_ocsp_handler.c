@@ -1,7 +1,7 @@
 /* mod_ocsp: the request handler (SetHandler ocsp-responder).
  *
  * One CertID without a nonce (nearly every request): the pre-signed answer from the
- * shared cache; on a miss, the store's pre-signed answer, or one signed now for an issued
+ * node's replica; otherwise the store's pre-signed answer, or one signed now for an issued
  * certificate. Never-issued serials, nonces (OCSPNonce on) and several CertIDs need a
  * signature of their own: those draw on a per-child token bucket (OCSPFreshSignRate), so
  * a flood of random serials or nonces cannot take the HSM from real certificates. */
@@ -114,7 +114,7 @@ static ec_store_t *store(req_ctx *x)
     return x->store;
 }
 
-static int send_der(request_rec *r, const uint8_t *der, apr_size_t len, const ocsp_entry *e)
+static int send_der(request_rec *r, const uint8_t *der, apr_size_t len, const ec_ocsp_entry_t *e)
 {
     apr_bucket_brigade *bb;
     apr_bucket_alloc_t *ba = r->connection->bucket_alloc;
@@ -164,47 +164,56 @@ static ocsp_issuer_conf *find_issuer(ocsp_srv_conf *c, const ec_ocsp_certid_t *i
     return NULL;
 }
 
-static int entry_fresh(const ocsp_entry *e, apr_int64_t now, int refresh)
+/* The replica's record for one CertID and its verdict; *kept (der in buf) unless a miss. */
+static ec_ocsp_verdict_t from_replica(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id,
+                                      const char *serial, ec_ocsp_entry_t *kept, uint8_t *buf)
 {
-    return e->status != OCSP_TOMBSTONE && now < e->this_update + refresh && now < e->next_update;
+    ec_ocsp_replica *rep = ocsp_g.replica;
+    char key[EC_OCSP_KEY_MAX];
+
+    if (!rep || id->serial.n > EC_OCSP_SERIAL_MAX)
+        return EC_OCSP_MISS;
+    ec_ocsp_entry_key(key, is->tag, id->alg, serial);
+    switch (ec_ocsp_replica_get(rep, key, kept, buf)) {
+    case 1:
+        return ec_ocsp_entry_verdict(kept, x->now, x->conf->refresh, ec_ocsp_replica_current(rep));
+    case -1:
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
+                      "ECO0041: the replica's record %s fails its check: answered from the database", key);
+        return EC_OCSP_MISS;
+    default:
+        return EC_OCSP_MISS;
+    }
 }
 
 /* The pre-signed answer for one CertID of issuer is: EC_OCSP_SUCCESSFUL with *e (der in
  * buf or the request pool), or the error status to send. */
-static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ocsp_entry *e,
+static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ec_ocsp_entry_t *e,
                       uint8_t *buf)
 {
     request_rec *r = x->r;
-    char key[OCSP_KEY_MAX];
     const char *serial = ec_ocsp_serial_hex(r->pool, id->serial.p, id->serial.n);
-    int cacheable = id->serial.n <= EC_OCSP_SERIAL_MAX;
-    ocsp_entry cached;
-    int have = 0;
+    ec_ocsp_entry_t kept;
+    ec_ocsp_verdict_t have = from_replica(x, is, id, serial, &kept, buf), stored = EC_OCSP_MISS;
     ec_ocsp_rec_t rec;
     ec_store_t *st = NULL;
-    apr_uint64_t ep = ocsp_cache_epoch();
 
-    if (cacheable) {
-        ocsp_cache_key(key, is, id->alg, serial);
-        have = ocsp_cache_get(key, ep, &cached, buf, r->pool, x->now, x->conf->refresh) &&
-               cached.status != OCSP_TOMBSTONE &&
-               x->now < cached.next_update;
-        if (have && entry_fresh(&cached, x->now, x->conf->refresh)) {
-            *e = cached;
-            return EC_OCSP_SUCCESSFUL;
-        }
+    if (have == EC_OCSP_SERVE) {
+        *e = kept;
+        return EC_OCSP_SUCCESSFUL;
     }
     memset(&rec, 0, sizeof(rec));
     rec.status = EC_OCSP_UNKNOWN;
     rec.reason = -1;
     /* Longer than any serial we issue: never issued, no need to ask. */
-    if (cacheable && (!(st = store(x)) || ocsp_issuer_ready(is, st, r->pool) < 0 ||
-                      ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) != APR_SUCCESS))
+    if (id->serial.n <= EC_OCSP_SERIAL_MAX &&
+        (!(st = store(x)) || ocsp_issuer_ready(is, st, r->pool) < 0 ||
+         ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) != APR_SUCCESS))
         goto unavailable;
-    if (!(rec.found && rec.has_resp && rec.resp_sc == rec.sc && x->now < rec.this_update + x->conf->refresh &&
-          x->now < rec.next_update)) {
-        /* Issued certificates are signed on demand (once: the answer is kept); a serial
-         * never issued costs a token. */
+    if ((stored = ec_ocsp_rec_verdict(&rec, x->now, x->conf->refresh)) != EC_OCSP_SERVE) {
+        /* Issued certificates are signed on demand (the answer is stored, and the replica
+         * takes it from there); a serial never issued costs a token and is not kept, so a
+         * flood of made-up serials costs the fresh-signing budget and nothing else. */
         if (!rec.found && !bucket_take())
             goto unavailable;
         if (!is->core.signer.key ||
@@ -212,18 +221,17 @@ static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *
                             &rec) != APR_SUCCESS)
             goto unavailable;
     }
-    ocsp_entry_from_rec(e, &rec);
-    /* The shared cache is for certificates issued: an answer signed for a serial never issued
-     * is not kept, so a flood of made-up serials never pushes a real answer out (what it costs
-     * is the fresh-signing budget, nothing else). */
-    if (cacheable && rec.found)
-        ocsp_cache_put(key, ep, e, r->pool);
+    ec_ocsp_entry_from_rec(e, &rec);
     return EC_OCSP_SUCCESSFUL;
 
 unavailable:
-    /* Store or HSM unreachable: a response that is still within its validity will do. */
-    if (have) {
-        *e = cached;
+    /* Store or HSM unreachable: an answer that is still within its validity will do. */
+    if (stored == EC_OCSP_FALLBACK) {
+        ec_ocsp_entry_from_rec(e, &rec);
+        return EC_OCSP_SUCCESSFUL;
+    }
+    if (have == EC_OCSP_FALLBACK) {
+        *e = kept;
         return EC_OCSP_SUCCESSFUL;
     }
     return EC_OCSP_TRY_LATER;
@@ -233,47 +241,34 @@ unavailable:
 static int status_of(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ec_ocsp_single_t *sr)
 {
     request_rec *r = x->r;
-    char key[OCSP_KEY_MAX];
     const char *serial;
-    uint8_t *buf;
-    ocsp_entry cached;
-    int have = 0;
+    ec_ocsp_entry_t kept;
+    ec_ocsp_verdict_t have;
     ec_ocsp_rec_t rec;
     ec_store_t *st;
-    apr_uint64_t ep = ocsp_cache_epoch();
 
     if (id->serial.n > EC_OCSP_SERIAL_MAX)
         return EC_OCSP_SUCCESSFUL;      /* unknown */
     serial = ec_ocsp_serial_hex(r->pool, id->serial.p, id->serial.n);
-    buf = apr_palloc(r->pool, OCSP_ENTRY_MAX);
-    ocsp_cache_key(key, is, id->alg, serial);
-    have = ocsp_cache_get(key, ep, &cached, buf, r->pool, x->now, x->conf->refresh) &&
-           cached.status != OCSP_TOMBSTONE &&
-           x->now < cached.next_update;
-    if (!(have && entry_fresh(&cached, x->now, x->conf->refresh))) {
+    have = from_replica(x, is, id, serial, &kept, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
+    if (have != EC_OCSP_SERVE) {
         if ((st = store(x)) && ocsp_issuer_ready(is, st, r->pool) == 0 &&
             ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) == APR_SUCCESS) {
-            /* A valid stored answer spares the next request the database. */
-            if (rec.found && rec.has_resp && rec.resp_sc == rec.sc && x->now < rec.next_update &&
-                x->now < rec.this_update + x->conf->refresh) {
-                ocsp_entry_from_rec(&cached, &rec);
-                ocsp_cache_put(key, ep, &cached, r->pool);
-            }
             sr->status = rec.found ? rec.status : EC_OCSP_UNKNOWN;
             sr->revoked_at = rec.revoked_at;
             sr->reason = rec.reason;
             return EC_OCSP_SUCCESSFUL;
         }
-        if (!have)
+        if (have == EC_OCSP_MISS)
             return EC_OCSP_TRY_LATER;
     }
-    sr->status = cached.status;
-    sr->revoked_at = (time_t)cached.revoked_at;
-    sr->reason = cached.reason;
+    sr->status = kept.status;
+    sr->revoked_at = (time_t)kept.revoked_at;
+    sr->reason = kept.reason;
     return EC_OCSP_SUCCESSFUL;
 }
 
-static int send_entry(request_rec *r, const ocsp_entry *e)
+static int send_entry(request_rec *r, const ec_ocsp_entry_t *e)
 {
     return send_der(r, e->der, e->der_len, e);
 }
@@ -292,8 +287,8 @@ static int answer_fresh(req_ctx *x, const ec_ocsp_req_t *req, ocsp_issuer_conf *
         /* Out of budget for a nonce: the pre-signed answer without it (RFC 9654 lets the
          * responder leave the nonce out; the client decides). */
         if (req->n == 1) {
-            ocsp_entry e;
-            int st = answer_one(x, signer, &req->ids[0], &e, apr_palloc(r->pool, OCSP_ENTRY_MAX));
+            ec_ocsp_entry_t e;
+            int st = answer_one(x, signer, &req->ids[0], &e, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
             return st == EC_OCSP_SUCCESSFUL ? send_entry(r, &e) : send_error(r, st);
         }
         return send_error(r, EC_OCSP_TRY_LATER);
@@ -398,8 +393,8 @@ int ocsp_handler(request_rec *r)
     x.conf = c;
     x.now = apr_time_sec(r->request_time);
     if (req.n == 1 && !(c->nonce && req.has_nonce)) {
-        ocsp_entry e;
-        int st = answer_one(&x, signer, &req.ids[0], &e, apr_palloc(r->pool, OCSP_ENTRY_MAX));
+        ec_ocsp_entry_t e;
+        int st = answer_one(&x, signer, &req.ids[0], &e, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
         return st == EC_OCSP_SUCCESSFUL ? send_entry(r, &e) : send_error(r, st);
     }
     return answer_fresh(&x, &req, signer, owner, c->nonce && req.has_nonce);

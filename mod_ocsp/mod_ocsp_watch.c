@@ -1,10 +1,10 @@
 /* mod_ocsp: background work in every child (mod_watchdog, not a singleton: a child that
  * exits must not leave a node without a poller). Each round, every OCSP_POLL_MS:
- *   1. status changes since the last round -> tombstones in the shared cache (see mod_ocsp.h);
+ *   1. the replica's sync round (core/ec_ocsp_sync.h), if it is this child's turn;
  *   2. the re-sign queue (ocsp_pending), shared with the other children and nodes through
  *      SELECT ... FOR UPDATE SKIP LOCKED;
  *   3. pre-signed responses due for refresh (BR 4.9.10).
- * Signing is bounded in time per round so the next poll is never late by much. */
+ * Work is bounded in time per round so the next poll is never late by much. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -13,11 +13,13 @@
 #include <mod_dbd.h>
 #include <mod_watchdog.h>
 #include "mod_ocsp.h"
+#include "ec_ocsp_sync.h"
 
 APLOG_USE_MODULE(ocsp);
 
 #define WATCHDOG_NAME "ocsp-responder"
 #define ROUND_BUDGET apr_time_from_msec(150)
+#define SYNC_BUDGET apr_time_from_msec(500)
 #define BACKOFF_MAX apr_time_from_sec(2)
 #define SWEEP apr_time_from_sec(5)
 
@@ -25,96 +27,38 @@ static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 /* Per child (only the watchdog thread touches these). */
-static long long seen;              /* newest status_changed processed */
-static long long floor_at;          /* scan start after a full batch (progress guarantee) */
 static apr_time_t retry_at, backoff, next_sweep;
 static int db_down;
 
-/* Changes already handled, so the re-scan of the margin does not redo them all every
- * round (thousands after a bulk load). A change is still re-checked for RECHECK after it
- * was first seen: an answer filled from a read made just before the change may land in
- * the cache after that first pass, and the re-check buries it. Two generations, each
- * covering one margin. */
-#define RECHECK apr_time_from_sec(2)
+/* Once a round has the replica current again, or fails after it did not. */
+static int sync_failing;
 
-static apr_pool_t *done_pool[2];
-static apr_hash_t *done_set[2];
-static apr_time_t done_rotated;
-
-static int change_done(const char *issuer_id, const char *serial_hex, long long sc)
+static void sync_replica(ec_store_t *st, apr_pool_t *p)
 {
-    char key[OCSP_KEY_MAX + 48];
-    apr_size_t n;
-    apr_time_t now = apr_time_now(), *first;
+    ec_ocsp_sync_stats_t ss;
+    int was_current = ec_ocsp_replica_current(ocsp_g.replica);
+    apr_status_t rv = ec_ocsp_sync_round(ocsp_g.replica, st, p, SYNC_BUDGET, &ss);
 
-    n = (apr_size_t)apr_snprintf(key, sizeof(key), "%s/%s/%" APR_INT64_T_FMT, issuer_id, serial_hex,
-                                 (apr_int64_t)sc);
-    if ((first = apr_hash_get(done_set[0], key, (apr_ssize_t)n)) ||
-        (first = apr_hash_get(done_set[1], key, (apr_ssize_t)n)))
-        return now - *first > RECHECK;
-    first = apr_palloc(done_pool[0], sizeof(*first));
-    *first = now;
-    apr_hash_set(done_set[0], apr_pstrmemdup(done_pool[0], key, n), (apr_ssize_t)n, first);
-    return 0;
-}
-
-static void rotate_done(void)
-{
-    apr_time_t now = apr_time_now();
-
-    if (done_pool[0] && now - done_rotated < apr_time_from_sec(OCSP_MARGIN_US / 1000000))
-        return;
-    if (done_pool[1])
-        apr_pool_destroy(done_pool[1]);
-    done_pool[1] = done_pool[0];
-    done_set[1] = done_set[0];
-    apr_pool_create(&done_pool[0], NULL);
-    done_set[0] = apr_hash_make(done_pool[0]);
-    if (!done_pool[1]) {
-        apr_pool_create(&done_pool[1], NULL);
-        done_set[1] = apr_hash_make(done_pool[1]);
-    }
-    done_rotated = now;
-}
-
-typedef struct {
-    apr_pool_t *p;
-    apr_uint64_t ep;            /* cache epoch before the reads the new answers come from */
-    int changed;                /* changes handled this round */
-} round_t;
-
-static void on_change(void *baton, const char *issuer_id, const char *serial_hex, long long sc)
-{
-    round_t *rd = baton;
-
-    if (change_done(issuer_id, serial_hex, sc))
-        return;
-    rd->changed++;
-    for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
-        ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
-        char key[OCSP_KEY_MAX];
-        if (!is->ready || strcmp(is->core.id, issuer_id))
-            continue;
-        ocsp_cache_key(key, is, EC_OCSP_HASH_SHA1, serial_hex);
-        ocsp_cache_invalidate(key, sc, rd->p);
-        ocsp_cache_key(key, is, EC_OCSP_HASH_SHA256, serial_hex);
-        ocsp_cache_invalidate(key, sc, rd->p);
+    if (rv == APR_EBUSY)
+        return;         /* another child's turn */
+    if (rv != APR_SUCCESS) {
+        if (!sync_failing)
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, ocsp_g.s,
+                         "ECO0054: the OCSP replica cannot be brought up to date (%s%s): requests it cannot "
+                         "answer go to the database", st->failed ? "database: " : "",
+                         st->failed ? ec_store_error(st, rv) : ec_ocsp_replica_error(ocsp_g.replica));
+        sync_failing = 1;
         return;
     }
-}
-
-/* A response this child just signed goes straight into the node's cache. */
-static void on_signed(void *baton, const ec_ocsp_issuer_t *core, const char *serial_hex, int alg,
-                      const ec_ocsp_rec_t *rec)
-{
-    round_t *rd = baton;
-    ocsp_issuer_conf *is = (ocsp_issuer_conf *)((char *)core - offsetof(ocsp_issuer_conf, core));
-    char key[OCSP_KEY_MAX];
-    ocsp_entry e;
-
-    ocsp_cache_key(key, is, alg, serial_hex);
-    ocsp_entry_from_rec(&e, rec);
-    ocsp_cache_put(key, rd->ep, &e, rd->p);
+    sync_failing = 0;
+    if (ss.caught_up && !was_current) {
+        ec_ocsp_replica_info_t info;
+        ec_ocsp_replica_stat(ocsp_g.replica, &info);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, ocsp_g.s,
+                     "ECO0055: the OCSP replica has caught up with the database: %" APR_SIZE_T_FMT
+                     " records, %" APR_OFF_T_FMT " octets; it answers on its own from now on",
+                     info.entries, info.bytes);
+    }
 }
 
 static void round_work(ec_store_t *st, apr_pool_t *p)
@@ -122,61 +66,34 @@ static void round_work(ec_store_t *st, apr_pool_t *p)
     ocsp_srv_conf *c = ocsp_g.conf;
     ec_ocsp_issuer_t **issuers = apr_palloc(p, sizeof(*issuers) * (size_t)ocsp_g.issuers->nelts);
     apr_time_t start = apr_time_now(), now_s = apr_time_sec(start);
-    long long newest, since;
-    int n = 0, done, count;
-    round_t rd = { p, 0, 0 };
+    int n = 0, done;
 
     for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
         ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
         if (ocsp_issuer_ready(is, st, p) == 0)
             issuers[n++] = &is->core;
     }
-    if (!seen) {
-        /* A new child continues from where the node's other children are; on a fresh
-         * cache there is nothing older to hide. */
-        if (!(seen = ocsp_cache_mark_get(p)) && ec_ocsp_db_now(st, p, &newest) == APR_SUCCESS)
-            seen = newest;
-        if (!seen)
-            return;
-    }
-
-    since = seen - OCSP_MARGIN_US;
-    if (since < floor_at)
-        since = floor_at;
-    newest = seen;
-    rotate_done();
-    if (ec_ocsp_changes(st, p, since, on_change, &rd, &newest, &count) != APR_SUCCESS)
+    if (ocsp_g.replica)
+        sync_replica(st, p);
+    if (!ec_p11_available(ocsp_g.p11) || !n)
         return;
-    if (rd.changed)
-        ocsp_cache_new_epoch();
-    rd.ep = ocsp_cache_epoch();
-    /* A batch that filled the LIMIT: later rounds start after it even inside the margin,
-     * or a burst larger than one batch would stall the scan. */
-    if (count >= EC_OCSP_CHANGES_BATCH && newest > floor_at)
-        floor_at = newest;
-    if (newest > seen) {
-        seen = newest;
-        ocsp_cache_mark_put(seen, p);
-    }
-
-    /* Queue rows come with a status change (issuance, revocation), so the queue is read
-     * when the scan saw changes; refresh is due hours ahead. Both also every SWEEP, for
-     * work a failure left behind. */
-    if (!ec_p11_available(ocsp_g.p11) || !n || (!count && start < next_sweep))
-        return;
-    if (start >= next_sweep)
-        next_sweep = start + SWEEP;
+    /* Every child signs, as do the other nodes: the queue hands each its own rows. */
+    start = apr_time_now();
     do {
-        if (ec_ocsp_pending(st, p, issuers, n, (time_t)now_s, c->validity, on_signed, &rd, &done) != APR_SUCCESS)
+        if (ec_ocsp_pending(st, p, issuers, n, (time_t)now_s, c->validity, &done) != APR_SUCCESS)
             return;
     } while (done && apr_time_now() - start < ROUND_BUDGET);
     /* Re-sign at 90% of OCSPRefresh, so answers are replaced before the hot path would
      * count them stale. */
+    if (apr_time_now() < next_sweep)
+        return;
     while (apr_time_now() - start < ROUND_BUDGET) {
         if (ec_ocsp_refresh(st, p, issuers, n, (time_t)(now_s - c->refresh + c->refresh / 10), (time_t)now_s,
-                            c->validity, on_signed, &rd, &done) != APR_SUCCESS || !done)
+                            c->validity, &done) != APR_SUCCESS || !done)
             break;
     }
+    if (apr_time_now() - start < ROUND_BUDGET)
+        next_sweep = apr_time_now() + SWEEP;    /* nothing left to refresh: look again later */
 }
 
 /* mod_watchdog's thread outlives the child's pool, but the database connections and

@@ -11,6 +11,7 @@ import http.client
 import os
 import secrets
 import socket
+import subprocess
 import time
 
 from cryptography import x509
@@ -295,3 +296,29 @@ def wait_for(fn, want, timeout, step=0.05):
         if v == want or time.monotonic() - t0 > timeout:
             return v, time.monotonic() - t0
         time.sleep(step)
+
+
+def replica_dir(stack, instance=1):
+    return os.path.join(stack.httpd_dir if instance == 1 else stack.httpd2_dir, "ocsp-replica")
+
+
+def replica_records(stack, instance=1):
+    """{key: value} of a node's replica, read by LMDB's own mdb_dump (lmdb-utils)."""
+    out = subprocess.run(["mdb_dump", "-s", "answers", replica_dir(stack, instance)], capture_output=True,
+                         text=True, check=True, timeout=60).stdout
+    lines = out.split("HEADER=END\n", 1)[1].split("DATA=END", 1)[0].split()
+    return {bytes.fromhex(k).decode(): bytes.fromhex(v) for k, v in zip(lines[0::2], lines[1::2])}
+
+
+def replica_key(issuer, serial, alg="sha1"):
+    return "%s/%d/%s" % (issuer.hashes("sha1")[1][:8].hex(), 1 if alg == "sha1" else 2, serial)
+
+
+def replica_has(stack, issuer, serial, instance=1, records=None):
+    """Both CertID hashes of serial have an answer (not a tombstone) in the node's replica."""
+    recs = records if records is not None else replica_records(stack, instance)
+    for alg in ("sha1", "sha256"):
+        v = recs.get(replica_key(issuer, serial, alg))
+        if not v or int.from_bytes(v[4:8], "little") not in (0, 1, 2):
+            return False
+    return True

@@ -252,7 +252,7 @@ def test_custom_validity(stack, ca, node2):
 # ------------------------------------------------------------------ MariaDB stopped
 
 
-def test_mariadb_down_cached_served_else_trylater(stack, ca):
+def test_mariadb_down_replicated_served_else_trylater(stack, ca):
     for pat in (r"\[dbd:(error|crit)\]", r"ECS000[5-8]: .*(gone away|Lost connection|Can't connect|"
                 r"not connected|Server shutdown|Commands out of sync|MySQL server)",
                 r"ECO0050", r"\[ocsp:(error|crit)\].*DBD",
@@ -263,6 +263,9 @@ def test_mariadb_down_cached_served_else_trylater(stack, ca):
     cold = u.add_cert(stack, ca["ssl"], queue=False)
     assert u.cert_status(stack, ca["ssl"], cached) == "GOOD"
     assert u.cert_status(stack, ca["ssl"], cached, "sha256") == "GOOD"
+    # the node's replica takes the stored answers within a sync round
+    assert u.wait_for(lambda: u.replica_has(stack, ca["ssl"], cached), True, 5, 0.1)[0]
+    assert not u.replica_has(stack, ca["ssl"], cold)
     stack.stop_mariadb()
     try:
         for _ in range(3):

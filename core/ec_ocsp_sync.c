@@ -1,0 +1,366 @@
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include "ec_ocsp_sync.h"
+#include "ec_util.h"
+#include "ec_log.h"
+
+#define EPOCH_S(c)  "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', " c ")"
+#define EPOCH_US(c) "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ")"
+#define FROM_US     "TIMESTAMPADD(MICROSECOND, %s, '1970-01-01 00:00:00')"
+#define HEX_DER(c)  "CAST(HEX(" c ") AS CHAR(16384) CHARACTER SET ascii)"
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/* A stored answer with what its certificate (or Sub CA) says now: the status it was
+ * signed for is the current one only when the status_changed values agree. */
+#define TAG(c) "LOWER(LEFT(HEX(" c "), 16))"
+#define FEED_COLS "SELECT " TAG("i.key_sha1") ", r.serial_hex, r.hash_alg, " EPOCH_S("r.this_update") ", " \
+    EPOCH_S("r.next_update") ", " EPOCH_US("r.status_changed") ", " EPOCH_US("r.updated_at") ", " \
+    HEX_DER("r.response_der") ", COALESCE(c.status, k.status), " \
+    "COALESCE(" EPOCH_S("COALESCE(c.revoked_at, k.revoked_at)") ", 0), " \
+    "IF(c.serial_hex IS NOT NULL, COALESCE(c.revocation_reason, -1), COALESCE(k.revocation_reason, 0)), " \
+    EPOCH_US("COALESCE(c.status_changed, k.status_changed)") " FROM ocsp_response r " \
+    "JOIN ca i ON i.id = r.issuer_id " \
+    "LEFT JOIN certificate c ON c.issuer_id = r.issuer_id AND c.serial_hex = r.serial_hex " \
+    "LEFT JOIN ca k ON k.parent_id = r.issuer_id AND k.serial_hex = r.serial_hex AND k.role IN ('ssl', 'ev') "
+
+#define CHANGES_BATCH 5000
+#define RECENT_MAX 20000
+
+const ec_stmt_t ec_ocsp_sync_stmts[] = {
+    { "ocsp_sync_feed", FEED_COLS "WHERE r.updated_at > " FROM_US " ORDER BY r.updated_at LIMIT "
+      XSTR(EC_OCSP_SYNC_FEED_BATCH) },
+    { "ocsp_sync_one", FEED_COLS "WHERE r.issuer_id = %s AND r.serial_hex = %s AND r.hash_alg = %s" },
+    { "ocsp_sync_recent", "SELECT r.issuer_id, r.serial_hex, r.hash_alg, " EPOCH_US("r.status_changed") ", "
+      EPOCH_S("r.this_update") ", " TAG("i.key_sha1") " FROM ocsp_response r JOIN ca i ON i.id = r.issuer_id "
+      "WHERE r.updated_at > " FROM_US " AND r.updated_at <= " FROM_US " LIMIT " XSTR(RECENT_MAX) },
+    /* Keyed by the issuer's key hash, which every request carries: a node can answer from
+     * its replica without asking the database which ca.id that is. */
+    { "ocsp_sync_changes_cert", "SELECT " TAG("i.key_sha1") ", c.serial_hex, " EPOCH_US("c.status_changed")
+      " FROM certificate c JOIN ca i ON i.id = c.issuer_id WHERE c.status_changed > " FROM_US
+      " ORDER BY c.status_changed LIMIT " XSTR(CHANGES_BATCH) },
+    { "ocsp_sync_changes_ca", "SELECT " TAG("i.key_sha1") ", k.serial_hex, " EPOCH_US("k.status_changed")
+      " FROM ca k JOIN ca i ON i.id = k.parent_id WHERE k.role IN ('ssl', 'ev') AND k.status_changed > " FROM_US
+      " ORDER BY k.status_changed LIMIT " XSTR(CHANGES_BATCH) },
+    { NULL, NULL }
+};
+
+#define CLAIM_US (30LL * 1000000)     /* a child that died in a round holds the turn no longer */
+#define TOMBSTONE_KEEP (86400)
+#define PURGE_AFTER (3600)
+#define PURGE_SLICE 2000
+
+typedef struct {
+    char key[EC_OCSP_KEY_MAX];
+    ec_ocsp_entry_t e;
+} sync_rec;
+
+typedef struct {
+    apr_pool_t *p;
+    apr_array_header_t *recs;   /* sync_rec, applied in order */
+    apr_int64_t now_s;
+} batch_t;
+
+static int alg_of(const char *name)
+{
+    return name && !strcmp(name, "sha256") ? EC_OCSP_HASH_SHA256 : EC_OCSP_HASH_SHA1;
+}
+
+static void add_tombstone(batch_t *b, const char *tag, int alg, const char *serial, apr_int64_t sc)
+{
+    sync_rec *s = apr_array_push(b->recs);
+
+    ec_ocsp_entry_key(s->key, tag, alg, serial);
+    ec_ocsp_entry_tombstone(&s->e, sc, b->now_s + TOMBSTONE_KEEP);
+}
+
+/* Certificates and Sub CAs whose status changed after since: two tombstones each. */
+static apr_status_t read_changes(ec_store_t *st, batch_t *b, apr_int64_t since, apr_int64_t *newest, int *full)
+{
+    static const char *const stmts[] = { "ocsp_sync_changes_cert", "ocsp_sync_changes_ca" };
+    const char *arg = apr_psprintf(b->p, "%" APR_INT64_T_FMT, since);
+
+    *full = 0;
+    for (int i = 0; i < 2; i++) {
+        apr_dbd_results_t *res;
+        apr_dbd_row_t *row;
+        int count = 0;
+        apr_status_t rv = ec_store_select(st, b->p, stmts[i], &res, EC_ARGS(arg));
+        if (rv != APR_SUCCESS)
+            return rv;
+        while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
+            const char *tag = ec_store_col(st, row, 0), *serial = ec_store_col(st, row, 1);
+            const char *sc = ec_store_col(st, row, 2);
+            apr_int64_t v;
+            count++;
+            if (!tag || !serial || !sc)
+                continue;
+            v = strtoll(sc, NULL, 10);
+            if (v > *newest)
+                *newest = v;
+            add_tombstone(b, tag, EC_OCSP_HASH_SHA1, serial, v);
+            add_tombstone(b, tag, EC_OCSP_HASH_SHA256, serial, v);
+        }
+        if (count >= CHANGES_BATCH)
+            *full = 1;
+    }
+    return st->failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+/* One row of FEED_COLS into the batch; returns its updated_at (0 when unusable). */
+static apr_int64_t feed_row(batch_t *b, ec_store_t *st, apr_dbd_row_t *row)
+{
+    const char *c[12];
+    apr_int64_t resp_sc, cert_sc;
+    sync_rec *s;
+    size_t n;
+
+    for (int i = 0; i < 12; i++)
+        c[i] = ec_store_col(st, row, i);
+    if (!c[0] || !c[1] || !c[2] || !c[6])
+        return 0;
+    if (!c[8] || !c[11])
+        return strtoll(c[6], NULL, 10);          /* the certificate is gone: nothing to serve */
+    resp_sc = strtoll(c[5], NULL, 10);
+    cert_sc = strtoll(c[11], NULL, 10);
+    if (resp_sc != cert_sc) {
+        add_tombstone(b, c[0], alg_of(c[2]), c[1], cert_sc > resp_sc ? cert_sc : resp_sc);
+        return strtoll(c[6], NULL, 10);
+    }
+    s = apr_array_push(b->recs);
+    ec_ocsp_entry_key(s->key, c[0], alg_of(c[2]), c[1]);
+    memset(&s->e, 0, sizeof(s->e));
+    s->e.status = !strcmp(c[8], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
+    s->e.revoked_at = s->e.status == EC_OCSP_REVOKED ? strtoll(c[9], NULL, 10) : 0;
+    s->e.reason = s->e.status == EC_OCSP_REVOKED ? atoi(c[10]) : -1;
+    s->e.this_update = strtoll(c[3], NULL, 10);
+    s->e.next_update = strtoll(c[4], NULL, 10);
+    s->e.sc = resp_sc;
+    if (!c[7] || !(s->e.der = ec_unhex(b->p, c[7], &n)) || !n) {
+        b->recs->nelts--;
+        return strtoll(c[6], NULL, 10);
+    }
+    s->e.der_len = n;
+    return strtoll(c[6], NULL, 10);
+}
+
+static apr_status_t read_feed(ec_store_t *st, batch_t *b, apr_int64_t since, apr_int64_t *newest, int *count)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res,
+                                      EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, since)));
+
+    *count = 0;
+    if (rv != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
+        apr_int64_t at = feed_row(b, st, row);
+        (*count)++;
+        if (at > *newest)
+            *newest = at;
+    }
+    return st->failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+typedef struct {
+    const char *issuer_id, *serial_hex, *alg;
+} late_row;
+
+/* Answers stored in (from, to] that the replica lacks: their transactions committed after
+ * the round that read past them. Found by their keys alone, then fetched one by one. */
+static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, apr_int64_t from, apr_int64_t to,
+                              int *fetched)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_array_header_t *late = apr_array_make(b->p, 8, sizeof(late_row));
+    uint8_t *buf = apr_palloc(b->p, EC_OCSP_ENTRY_MAX);
+    apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_recent", &res,
+                                      EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, from),
+                                              apr_psprintf(b->p, "%" APR_INT64_T_FMT, to)));
+
+    *fetched = 0;
+    if (rv != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
+        const char *id = ec_store_col(st, row, 0), *serial = ec_store_col(st, row, 1);
+        const char *alg = ec_store_col(st, row, 2), *sc = ec_store_col(st, row, 3), *tu = ec_store_col(st, row, 4);
+        const char *tag = ec_store_col(st, row, 5);
+        char key[EC_OCSP_KEY_MAX];
+        ec_ocsp_entry_t have, stored;
+        if (!id || !serial || !alg || !sc || !tu || !tag)
+            continue;
+        ec_ocsp_entry_key(key, tag, alg_of(alg), serial);
+        memset(&stored, 0, sizeof(stored));
+        stored.sc = strtoll(sc, NULL, 10);
+        stored.this_update = strtoll(tu, NULL, 10);
+        if (ec_ocsp_replica_get(r, key, &have, buf) == 1 && !ec_ocsp_entry_replaces(&stored, &have))
+            continue;
+        late_row *l = apr_array_push(late);
+        l->issuer_id = apr_pstrdup(b->p, id);
+        l->serial_hex = apr_pstrdup(b->p, serial);
+        l->alg = apr_pstrdup(b->p, alg);
+    }
+    if (st->failed)
+        return APR_EGENERAL;
+    for (int i = 0; i < late->nelts; i++) {
+        late_row *l = &APR_ARRAY_IDX(late, i, late_row);
+        if ((rv = ec_store_select(st, b->p, "ocsp_sync_one", &res, EC_ARGS(l->issuer_id, l->serial_hex, l->alg))) !=
+            APR_SUCCESS)
+            return rv;
+        while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
+            feed_row(b, st, row);
+            (*fetched)++;
+        }
+    }
+    return st->failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+/* Takes the node's turn: APR_EBUSY when another child has it or a round just ended. */
+static apr_status_t claim(ec_ocsp_replica *r, apr_pool_t *p, apr_int64_t now)
+{
+    ec_ocsp_replica_txn *t;
+    apr_status_t rv;
+
+    if ((rv = ec_ocsp_replica_begin(r, p, &t)) != APR_SUCCESS)
+        return rv;
+    if (ec_ocsp_replica_mark(t, "claim_until") > now || now - ec_ocsp_replica_mark(t, "last_round") <
+                                                            EC_OCSP_SYNC_INTERVAL_US) {
+        ec_ocsp_replica_abort(t);
+        return APR_EBUSY;
+    }
+    if ((rv = ec_ocsp_replica_set_mark(t, "claim_until", now + CLAIM_US)) != APR_SUCCESS) {
+        ec_ocsp_replica_abort(t);
+        return rv;
+    }
+    return ec_ocsp_replica_commit(t);
+}
+
+static apr_status_t release(ec_ocsp_replica *r, apr_pool_t *p)
+{
+    ec_ocsp_replica_txn *t;
+    apr_status_t rv;
+
+    if ((rv = ec_ocsp_replica_begin(r, p, &t)) != APR_SUCCESS)
+        return rv;
+    ec_ocsp_replica_set_mark(t, "claim_until", 0);
+    ec_ocsp_replica_set_mark(t, "last_round", apr_time_now());
+    return ec_ocsp_replica_commit(t);
+}
+
+typedef struct {
+    apr_int64_t seen, floor, rseen, boot;
+} marks_t;
+
+static apr_status_t read_marks(ec_ocsp_replica *r, apr_pool_t *p, marks_t *m)
+{
+    ec_ocsp_replica_txn *t;
+    apr_status_t rv = ec_ocsp_replica_begin(r, p, &t);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    m->seen = ec_ocsp_replica_mark(t, "seen");
+    m->floor = ec_ocsp_replica_mark(t, "floor");
+    m->rseen = ec_ocsp_replica_mark(t, "rseen");
+    m->boot = ec_ocsp_replica_mark(t, "boot");
+    ec_ocsp_replica_abort(t);
+    return APR_SUCCESS;
+}
+
+/* Everything a batch read, and the marks that say how far it got, in one transaction. */
+static apr_status_t apply(ec_ocsp_replica *r, batch_t *b, const marks_t *m, int caught_up,
+                          ec_ocsp_sync_stats_t *stats)
+{
+    ec_ocsp_replica_txn *t;
+    apr_status_t rv;
+    int purged = 0;
+
+    if ((rv = ec_ocsp_replica_begin(r, b->p, &t)) != APR_SUCCESS)
+        return rv;
+    for (int i = 0; i < b->recs->nelts && rv == APR_SUCCESS; i++) {
+        sync_rec *s = &APR_ARRAY_IDX(b->recs, i, sync_rec);
+        rv = ec_ocsp_replica_put(t, s->key, &s->e);
+        if (rv == APR_EEXIST)
+            rv = APR_SUCCESS;
+    }
+    if (rv == APR_SUCCESS)
+        rv = ec_ocsp_replica_purge(t, b->now_s - PURGE_AFTER, PURGE_SLICE, &purged);
+    if (rv == APR_SUCCESS && (rv = ec_ocsp_replica_set_mark(t, "seen", m->seen)) == APR_SUCCESS &&
+        (rv = ec_ocsp_replica_set_mark(t, "floor", m->floor)) == APR_SUCCESS &&
+        (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) == APR_SUCCESS && caught_up)
+        rv = ec_ocsp_replica_set_mark(t, "caught_up", m->boot);
+    if (rv != APR_SUCCESS) {
+        ec_ocsp_replica_abort(t);
+        return rv;
+    }
+    stats->purged += purged;
+    return ec_ocsp_replica_commit(t);
+}
+
+static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p, marks_t *m,
+                              ec_ocsp_sync_stats_t *stats)
+{
+    batch_t b = { p, apr_array_make(p, 64, sizeof(sync_rec)), apr_time_sec(apr_time_now()) };
+    apr_int64_t since, newest, rnewest = m->rseen;
+    int changes_full = 0, answers = 0, fetched = 0, changes;
+    apr_status_t rv;
+
+    /* A new replica has no older answer to hide: status changes count from now. */
+    if (!m->seen) {
+        long long db_now;
+        if ((rv = ec_ocsp_db_now(st, p, &db_now)) != APR_SUCCESS)
+            return rv;
+        m->seen = db_now;
+    }
+    since = m->seen - EC_OCSP_SYNC_MARGIN_US > m->floor ? m->seen - EC_OCSP_SYNC_MARGIN_US : m->floor;
+    newest = m->seen;
+    if ((rv = read_changes(st, &b, since, &newest, &changes_full)) != APR_SUCCESS)
+        return rv;
+    changes = b.recs->nelts / 2;
+    /* A full batch: later batches start after it even inside the margin, or a burst larger
+     * than a batch would stall the scan. */
+    if (changes_full && newest > m->floor)
+        m->floor = newest;
+    if ((rv = read_feed(st, &b, m->rseen, &rnewest, &answers)) != APR_SUCCESS)
+        return rv;
+    /* Late answers are looked for once the feed has caught up (a bulk load puts far more
+     * than a window's worth inside the margin). */
+    if (m->rseen && answers < EC_OCSP_SYNC_FEED_BATCH &&
+        (rv = read_late(r, st, &b, m->rseen - EC_OCSP_SYNC_RMARGIN_US, m->rseen, &fetched)) != APR_SUCCESS)
+        return rv;
+    m->seen = newest;
+    m->rseen = rnewest;
+    stats->behind = changes_full || answers >= EC_OCSP_SYNC_FEED_BATCH;
+    stats->changes += changes;
+    stats->answers += answers + fetched;
+    stats->fetched += fetched;
+    if ((rv = apply(r, &b, m, !stats->behind, stats)) == APR_SUCCESS && !stats->behind)
+        stats->caught_up = 1;
+    return rv;
+}
+
+apr_status_t ec_ocsp_sync_round(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p, apr_int64_t budget_us,
+                                ec_ocsp_sync_stats_t *stats)
+{
+    apr_time_t start = apr_time_now();
+    marks_t m;
+    apr_status_t rv, end;
+
+    memset(stats, 0, sizeof(*stats));
+    if ((rv = claim(r, p, start)) != APR_SUCCESS)
+        return rv;
+    if ((rv = read_marks(r, p, &m)) == APR_SUCCESS) {
+        do {
+            apr_pool_t *bp;
+            apr_pool_create(&bp, p);
+            rv = one_batch(r, st, bp, &m, stats);
+            apr_pool_destroy(bp);
+        } while (rv == APR_SUCCESS && stats->behind && apr_time_now() - start < budget_us);
+    }
+    end = release(r, p);
+    return rv != APR_SUCCESS ? rv : end;
+}

@@ -1,0 +1,15 @@
+-- OCSP at scale (issue 11): each responder node keeps a replica of every live answer and
+-- copies in, several times a second, the answers stored since its last look (signed by any
+-- child of any node): updated_at is that feed, and its index keeps it a short range scan.
+-- ON UPDATE moves it only when a row really changes (a stale re-sign that the upsert keeps
+-- out changes nothing, so it is not fed again).
+ALTER TABLE ocsp_response
+  ADD COLUMN IF NOT EXISTS updated_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)
+    ON UPDATE CURRENT_TIMESTAMP(6),
+  ADD INDEX IF NOT EXISTS ocsp_updated (updated_at);
+
+-- The re-sign queue is taken per issuer, oldest first: an index in that order turns each
+-- take into a short range read instead of a sort of the whole queue.
+ALTER TABLE ocsp_pending ADD INDEX IF NOT EXISTS ocsp_pending_take (issuer_id, queued_at);
+
+INSERT IGNORE INTO schema_version (version, description) VALUES (7, 'OCSP: node replica feed, queue index');
