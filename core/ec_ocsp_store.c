@@ -12,7 +12,6 @@
 #define EPOCH_S(c)  "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', " c ")"
 #define EPOCH_US(c) "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ")"
 #define FROM_US     "TIMESTAMPADD(MICROSECOND, %s, '1970-01-01 00:00:00')"
-#define BATCH       "16"
 /* apr_dbd_mysql sizes each result buffer by the column's declared length: HEX() of a BLOB
  * is declared 512 KiB, allocated per lookup. A response is a few KiB; 8 KiB is the limit. */
 #define HEX_DER(c)  "CAST(HEX(" c ") AS CHAR(16384) CHARACTER SET ascii)"
@@ -45,16 +44,10 @@ const ec_stmt_t ec_ocsp_stmts[] = {
     { "ocsp_response_drop", "DELETE FROM ocsp_response WHERE issuer_id = %s AND serial_hex = %s "
       "AND hash_alg = %s" },
     { "ocsp_db_now", "SELECT " EPOCH_US("NOW(6)") },
-    /* Per issuer, along index ocsp_pending_take. */
-    { "ocsp_pending_take", "SELECT issuer_id, serial_hex, " EPOCH_US("queued_at") " FROM ocsp_pending "
-      "WHERE issuer_id = %s ORDER BY queued_at LIMIT " BATCH " FOR UPDATE SKIP LOCKED" },
     { "ocsp_pending_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex = %s "
       "AND queued_at = " FROM_US },
     { "ocsp_pending_get", "SELECT " EPOCH_US("queued_at") " FROM ocsp_pending WHERE issuer_id = %s "
       "AND serial_hex = %s" },
-    { "ocsp_refresh_take", "SELECT issuer_id, serial_hex, hash_alg FROM ocsp_response "
-      "WHERE FIND_IN_SET(issuer_id, %s) AND this_update < %s ORDER BY this_update LIMIT " BATCH
-      " FOR UPDATE SKIP LOCKED" },
     { NULL, NULL }
 };
 
@@ -182,47 +175,6 @@ apr_status_t ec_ocsp_db_now(ec_store_t *s, apr_pool_t *p, long long *now_us)
     return rv;
 }
 
-static ec_ocsp_issuer_t *issuer_by_id(ec_ocsp_issuer_t *const *issuers, int n, const char *id)
-{
-    for (int i = 0; i < n; i++)
-        if (issuers[i]->id[0] && !strcmp(issuers[i]->id, id))
-            return issuers[i];
-    return NULL;
-}
-
-static const char *id_list(apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n)
-{
-    const char *list = "";
-    for (int i = 0; i < n; i++)
-        if (issuers[i]->id[0])
-            list = apr_pstrcat(p, list, *list ? "," : "", issuers[i]->id, NULL);
-    return list;
-}
-
-typedef struct {
-    const char *issuer_id, *serial_hex, *third;
-} work_row;
-
-/* Reads a whole batch first: the SELECTs are unbuffered and the signing runs more statements. */
-static apr_status_t take_batch(ec_store_t *s, apr_pool_t *p, const char *label, int nargs,
-                               const char **args, apr_array_header_t **rows)
-{
-    apr_dbd_results_t *res;
-    apr_dbd_row_t *row;
-    apr_status_t rv = ec_store_select(s, p, label, &res, nargs, args);
-
-    *rows = apr_array_make(p, 16, sizeof(work_row));
-    if (rv != APR_SUCCESS)
-        return rv;
-    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
-        work_row *w = apr_array_push(*rows);
-        w->issuer_id = apr_pstrdup(p, ec_store_col(s, row, 0));
-        w->serial_hex = apr_pstrdup(p, ec_store_col(s, row, 1));
-        w->third = apr_pstrdup(p, ec_store_col(s, row, 2));
-    }
-    return APR_SUCCESS;
-}
-
 static apr_status_t resign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, const char *serial,
                            int alg, time_t now, int validity)
 {
@@ -234,86 +186,6 @@ static apr_status_t resign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t 
     if (!rec.found)
         return APR_ENOENT;
     return ec_ocsp_presign(s, p, is, serial, alg, now, validity, &rec);
-}
-
-/* One issuer's batch, in one transaction. */
-static apr_status_t pending_one(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *is, time_t now, int validity,
-                                int *done)
-{
-    apr_array_header_t *rows;
-    apr_status_t rv, end;
-
-    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
-        return rv;
-    rv = take_batch(s, p, "ocsp_pending_take", EC_ARGS(is->id), &rows);
-    for (int i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
-        work_row *w = &APR_ARRAY_IDX(rows, i, work_row);
-        apr_status_t r1 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA1, now, validity);
-        apr_status_t r2 = resign(s, p, is, w->serial_hex, EC_OCSP_HASH_SHA256, now, validity);
-        /* Signed, or nothing to sign (no such certificate): off the queue. A signing failure
-         * leaves the row for the next round. */
-        if ((r1 == APR_SUCCESS || r1 == APR_ENOENT) && (r2 == APR_SUCCESS || r2 == APR_ENOENT)) {
-            ec_store_exec(s, p, "ocsp_pending_done", NULL, EC_ARGS(w->issuer_id, w->serial_hex, w->third));
-            (*done)++;
-        }
-        else
-            ec_log(EC_LOG_ERR, "ECQ0001", "cannot re-sign the OCSP responses of issuer %s serial %s",
-                   w->issuer_id, w->serial_hex);
-        if (s->failed)
-            rv = APR_EGENERAL;
-    }
-    end = ec_store_end(s, rv != APR_SUCCESS);
-    return rv != APR_SUCCESS ? rv : end;
-}
-
-apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t now, int validity, int *done)
-{
-    apr_status_t rv = APR_SUCCESS;
-
-    *done = 0;
-    for (int i = 0; i < n && rv == APR_SUCCESS; i++)
-        if (issuers[i]->id[0])
-            rv = pending_one(s, p, issuers[i], now, validity, done);
-    return rv;
-}
-
-apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t before, time_t now, int validity, int *done)
-{
-    apr_array_header_t *rows;
-    apr_status_t rv;
-    const char *ids = id_list(p, issuers, n);
-
-    *done = 0;
-    if (!*ids)
-        return APR_SUCCESS;
-    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
-        return rv;
-    rv = take_batch(s, p, "ocsp_refresh_take", EC_ARGS(ids, ec_sqltime(p, before)), &rows);
-    for (int i = 0; rv == APR_SUCCESS && i < rows->nelts; i++) {
-        work_row *w = &APR_ARRAY_IDX(rows, i, work_row);
-        ec_ocsp_issuer_t *is = issuer_by_id(issuers, n, w->issuer_id);
-        int alg = !strcmp(w->third, "sha256") ? EC_OCSP_HASH_SHA256 : EC_OCSP_HASH_SHA1;
-        ec_ocsp_rec_t rec;
-        if (!is)
-            continue;
-        if ((rv = ec_ocsp_lookup(s, p, is, w->serial_hex, alg, &rec)) != APR_SUCCESS)
-            break;
-        /* BR 4.9.10: status is owed until the certificate expires, not after. */
-        if (!rec.found || rec.not_after < now)
-            ec_store_exec(s, p, "ocsp_response_drop", NULL, EC_ARGS(w->issuer_id, w->serial_hex, w->third));
-        else if (ec_ocsp_presign(s, p, is, w->serial_hex, alg, now, validity, &rec) != APR_SUCCESS)
-            ec_log(EC_LOG_ERR, "ECQ0002", "cannot refresh the OCSP response of issuer %s serial %s",
-                   w->issuer_id, w->serial_hex);
-        (*done)++;
-        if (s->failed)
-            rv = APR_EGENERAL;
-    }
-    {
-        apr_status_t end = ec_store_end(s, rv != APR_SUCCESS);
-        return rv != APR_SUCCESS ? rv : end;
-    }
 }
 
 apr_status_t ec_ocsp_resign_now(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is,

@@ -1,6 +1,6 @@
 /* The OCSP responder's data (R-13): certificate status as the store has it, pre-signed
- * responses (table ocsp_response), the re-sign queue (ocsp_pending), the scheduled
- * refresh, and the change feed every responder node polls.
+ * responses (table ocsp_response) and the re-sign of one certificate; the queue and the
+ * scheduled refresh are ec_ocsp_resign.h, the replica's feed ec_ocsp_sync.h.
  *
  * Pre-signed responses carry the certificate's status_changed at signing time: one
  * signed before the last status change is never valid (ec_ocsp_rec_t.resp_sc != sc). */
@@ -53,17 +53,6 @@ apr_status_t ec_ocsp_presign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_
 
 /* The database clock, in microseconds (status_changed is written with NOW(6)). */
 apr_status_t ec_ocsp_db_now(ec_store_t *s, apr_pool_t *p, long long *now_us);
-
-/* Re-signs up to a batch of queued certificates (both CertID hashes) of each of the given
- * issuers and takes them off the queue; rows another child or node is working on are
- * skipped. *done: certificates handled. */
-apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t now, int validity, int *done);
-
-/* Re-signs up to a batch of stored responses with thisUpdate before `before`; those of
- * expired or vanished certificates are dropped instead. */
-apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
-                             time_t before, time_t now, int validity, int *done);
 
 /* Re-signs both CertID hashes of one certificate now (e.g. right after ec_revoke) and takes
  * it off the queue if nothing queued it again meanwhile. */

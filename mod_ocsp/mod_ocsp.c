@@ -18,6 +18,7 @@
 #include "ec_util.h"
 #include "ec_x509.h"
 #include "ec_ocsp_sync.h"
+#include "ec_ocsp_resign.h"
 
 ocsp_global_t ocsp_g;
 static apr_thread_mutex_t *resolve_mutex;
@@ -149,7 +150,7 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const
         return "OCSPIssuer needs mod_dbd (LoadModule dbd_module before mod_ocsp)";
     /* Statements are prepared on every connection mod_dbd opens for this server. */
     if (!c->issuers->nelts)
-        for (const ec_stmt_t *const *set = (const ec_stmt_t *const[]){ ec_ocsp_stmts, ec_ocsp_sync_stmts, NULL };
+        for (const ec_stmt_t *const *set = (const ec_stmt_t *const[]){ ec_ocsp_stmts, ec_ocsp_sync_stmts, ec_ocsp_resign_stmts, NULL };
              *set; set++)
             for (const ec_stmt_t *st = *set; st->label; st++)
                 prepare(cmd->server, st->sql, st->label);

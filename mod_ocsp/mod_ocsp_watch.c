@@ -1,10 +1,12 @@
-/* mod_ocsp: background work in every child (mod_watchdog, not a singleton: a child that
- * exits must not leave a node without a poller). Each round, every OCSP_POLL_MS:
- *   1. the replica's sync round (core/ec_ocsp_sync.h), if it is this child's turn;
- *   2. the re-sign queue (ocsp_pending), shared with the other children and nodes through
- *      SELECT ... FOR UPDATE SKIP LOCKED;
- *   3. pre-signed responses due for refresh (BR 4.9.10).
- * Work is bounded in time per round so the next poll is never late by much. */
+/* mod_ocsp: background work in every child (mod_watchdog, not singletons: a child that
+ * exits must not leave a node without it), on two watchdog threads of their own so that
+ * signing never delays the replica:
+ *   ocsp-replica, every OCSP_POLL_MS: the replica's sync round (core/ec_ocsp_sync.h), when
+ *     it is this child's turn;
+ *   ocsp-signer, every OCSP_SIGN_POLL_MS and for as long as there is work: the re-sign queue
+ *     (ocsp_pending) and the answers due for refresh (BR 4.9.10), shared with the other
+ *     children and nodes through SELECT ... FOR UPDATE SKIP LOCKED (core/ec_ocsp_resign.h),
+ *     so every child signs and a node signs at the token's rate. */
 #include <httpd.h>
 #include <http_config.h>
 #include <http_log.h>
@@ -14,21 +16,18 @@
 #include <mod_watchdog.h>
 #include "mod_ocsp.h"
 #include "ec_ocsp_sync.h"
+#include "ec_ocsp_resign.h"
 
 APLOG_USE_MODULE(ocsp);
 
-#define WATCHDOG_NAME "ocsp-responder"
-#define ROUND_BUDGET apr_time_from_msec(150)
+#define OCSP_SIGN_POLL_MS 100
+#define SIGN_BUDGET apr_time_from_msec(1000)
 #define SYNC_BUDGET apr_time_from_msec(500)
 #define BACKOFF_MAX apr_time_from_sec(2)
 #define SWEEP apr_time_from_sec(5)
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
-
-/* Per child (only the watchdog thread touches these). */
-static apr_time_t retry_at, backoff, next_sweep;
-static int db_down;
 
 /* Once a round has the replica current again, or fails after it did not. */
 static int sync_failing;
@@ -61,7 +60,15 @@ static void sync_replica(ec_store_t *st, apr_pool_t *p)
     }
 }
 
-static void round_work(ec_store_t *st, apr_pool_t *p)
+static void sync_work(ec_store_t *st, apr_pool_t *p)
+{
+    if (ocsp_g.replica)
+        sync_replica(st, p);
+}
+
+static apr_time_t next_sweep;   /* signer thread only */
+
+static void sign_work(ec_store_t *st, apr_pool_t *p)
 {
     ocsp_srv_conf *c = ocsp_g.conf;
     ec_ocsp_issuer_t **issuers = apr_palloc(p, sizeof(*issuers) * (size_t)ocsp_g.issuers->nelts);
@@ -73,92 +80,118 @@ static void round_work(ec_store_t *st, apr_pool_t *p)
         if (ocsp_issuer_ready(is, st, p) == 0)
             issuers[n++] = &is->core;
     }
-    if (ocsp_g.replica)
-        sync_replica(st, p);
     if (!ec_p11_available(ocsp_g.p11) || !n)
         return;
-    /* Every child signs, as do the other nodes: the queue hands each its own rows. */
-    start = apr_time_now();
     do {
         if (ec_ocsp_pending(st, p, issuers, n, (time_t)now_s, c->validity, &done) != APR_SUCCESS)
             return;
-    } while (done && apr_time_now() - start < ROUND_BUDGET);
+    } while (done && apr_time_now() - start < SIGN_BUDGET);
     /* Re-sign at 90% of OCSPRefresh, so answers are replaced before the hot path would
      * count them stale. */
     if (apr_time_now() < next_sweep)
         return;
-    while (apr_time_now() - start < ROUND_BUDGET) {
+    while (apr_time_now() - start < SIGN_BUDGET) {
         if (ec_ocsp_refresh(st, p, issuers, n, (time_t)(now_s - c->refresh + c->refresh / 10), (time_t)now_s,
-                            c->validity, &done) != APR_SUCCESS || !done)
-            break;
+                            c->validity, &done) != APR_SUCCESS)
+            return;
+        if (!done) {
+            next_sweep = apr_time_now() + SWEEP;    /* nothing due: look again later */
+            return;
+        }
     }
-    if (apr_time_now() - start < ROUND_BUDGET)
-        next_sweep = apr_time_now() + SWEEP;    /* nothing left to refresh: look again later */
 }
+
+typedef struct {
+    const char *name;           /* watchdog instance: a thread of its own */
+    int interval_ms;
+    void (*work)(ec_store_t *st, apr_pool_t *p);
+    int says_db;                /* the one that logs the database's comings and goings */
+    apr_thread_mutex_t *lock;   /* held for a whole round */
+    apr_time_t retry_at, backoff;
+    int db_down;
+} job_t;
+
+static job_t jobs[] = {
+    { "ocsp-replica", OCSP_POLL_MS, sync_work, 1, NULL, 0, 0, 0 },
+    { "ocsp-signer", OCSP_SIGN_POLL_MS, sign_work, 0, NULL, 0, 0, 0 },
+};
+#define NJOBS (int)(sizeof(jobs) / sizeof(jobs[0]))
 
 /* mod_watchdog's thread outlives the child's pool, but the database connections and
  * token sessions a round holds belong to that pool: when it goes, the round under way
  * finishes first and no other starts. */
-static apr_thread_mutex_t *round_lock;
 static int stopping;
 
 static apr_status_t stop_rounds(void *data)
 {
     __atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
-    apr_thread_mutex_lock(round_lock);
-    apr_thread_mutex_unlock(round_lock);
+    for (int i = 0; i < NJOBS; i++)
+        if (jobs[i].lock) {
+            apr_thread_mutex_lock(jobs[i].lock);
+            apr_thread_mutex_unlock(jobs[i].lock);
+        }
     return APR_SUCCESS;
 }
 
 void ocsp_watch_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (apr_thread_mutex_create(&round_lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) == APR_SUCCESS)
-        apr_pool_pre_cleanup_register(pchild, NULL, stop_rounds);
+    for (int i = 0; i < NJOBS; i++)
+        if (apr_thread_mutex_create(&jobs[i].lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) != APR_SUCCESS)
+            jobs[i].lock = NULL;
+    apr_pool_pre_cleanup_register(pchild, NULL, stop_rounds);
 }
 
-static apr_status_t watch_round(server_rec *s, apr_pool_t *pool)
+static void job_round(job_t *j, server_rec *s, apr_pool_t *pool)
 {
     ap_dbd_t *dbd;
-    apr_time_t now;
+    apr_time_t now = apr_time_now();
 
-    now = apr_time_now();
-    if (now < retry_at)
-        return APR_SUCCESS;
+    if (now < j->retry_at)
+        return;
     if (!(dbd = dbd_open(pool, s))) {
-        /* No revocation can be recorded while the database is away: poll it less often
+        /* No revocation can be recorded while the database is away: ask it less often
          * (mod_dbd logs every failed connection). */
-        backoff = backoff ? (backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2)
-                          : apr_time_from_msec(OCSP_POLL_MS);
-        retry_at = now + backoff;
-        if (!db_down)
+        j->backoff = j->backoff ? (j->backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : j->backoff * 2)
+                                : apr_time_from_msec(j->interval_ms);
+        j->retry_at = now + j->backoff;
+        if (!j->db_down && j->says_db)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
-                         "ECO0050: the database is unreachable: answering from the cache, tryLater otherwise");
-        db_down = 1;
-        return APR_SUCCESS;
+                         "ECO0050: the database is unreachable: answering from the replica, tryLater otherwise");
+        j->db_down = 1;
+        return;
     }
-    if (db_down)
+    if (j->db_down && j->says_db)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECO0051: the database is back");
-    db_down = 0;
-    backoff = 0;
-    retry_at = 0;
-    round_work(ec_store_wrap(pool, dbd->driver, dbd->handle, dbd->prepared), pool);
+    j->db_down = 0;
+    j->backoff = 0;
+    j->retry_at = 0;
+    j->work(ec_store_wrap(pool, dbd->driver, dbd->handle, dbd->prepared), pool);
     dbd_close(s, dbd);
+}
+
+/* mod_watchdog's threads outlive the child's pool, but the database connections and
+ * token sessions a round holds belong to that pool: when it goes, the rounds under way
+ * finish first and no other starts. */
+static apr_status_t job_callback(job_t *j, int state, server_rec *s, apr_pool_t *pool)
+{
+    if (state != AP_WATCHDOG_STATE_RUNNING || !j->lock || !__atomic_load_n(&ocsp_g.child_ready, __ATOMIC_ACQUIRE) ||
+        __atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
+        return APR_SUCCESS;
+    apr_thread_mutex_lock(j->lock);
+    if (!__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
+        job_round(j, s, pool);
+    apr_thread_mutex_unlock(j->lock);
     return APR_SUCCESS;
 }
 
-static apr_status_t ocsp_watch(int state, void *data, apr_pool_t *pool)
+static apr_status_t replica_callback(int state, void *data, apr_pool_t *pool)
 {
-    apr_status_t rv = APR_SUCCESS;
+    return job_callback(&jobs[0], state, data, pool);
+}
 
-    if (state != AP_WATCHDOG_STATE_RUNNING || !round_lock ||
-        !__atomic_load_n(&ocsp_g.child_ready, __ATOMIC_ACQUIRE) ||
-        __atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
-        return APR_SUCCESS;
-    apr_thread_mutex_lock(round_lock);
-    if (!__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
-        rv = watch_round(data, pool);
-    apr_thread_mutex_unlock(round_lock);
-    return rv;
+static apr_status_t signer_callback(int state, void *data, apr_pool_t *pool)
+{
+    return job_callback(&jobs[1], state, data, pool);
 }
 
 int ocsp_watch_post_config(apr_pool_t *pconf, server_rec *s)
@@ -176,10 +209,13 @@ int ocsp_watch_post_config(apr_pool_t *pconf, server_rec *s)
                      "ECO0052: mod_ocsp needs mod_watchdog and mod_dbd (LoadModule watchdog_module, dbd_module)");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    if ((rv = get(&wd, WATCHDOG_NAME, 0, 0, pconf)) != APR_SUCCESS ||
-        (rv = reg(wd, apr_time_from_msec(OCSP_POLL_MS), s, ocsp_watch)) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECO0053: cannot start the OCSP watchdog");
-        return HTTP_INTERNAL_SERVER_ERROR;
+    for (int i = 0; i < NJOBS; i++) {
+        if ((rv = get(&wd, jobs[i].name, 0, 0, pconf)) != APR_SUCCESS ||
+            (rv = reg(wd, apr_time_from_msec(jobs[i].interval_ms), s,
+                      i == 0 ? replica_callback : signer_callback)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECO0053: cannot start the OCSP watchdog %s", jobs[i].name);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     return OK;
 }

@@ -11,5 +11,7 @@ ALTER TABLE ocsp_response
 -- The re-sign queue is taken per issuer, oldest first: an index in that order turns each
 -- take into a short range read instead of a sort of the whole queue.
 ALTER TABLE ocsp_pending ADD INDEX IF NOT EXISTS ocsp_pending_take (issuer_id, queued_at);
+-- Likewise the refresh sweep, per issuer, oldest thisUpdate first.
+ALTER TABLE ocsp_response ADD INDEX IF NOT EXISTS ocsp_refresh_take (issuer_id, this_update);
 
 INSERT IGNORE INTO schema_version (version, description) VALUES (7, 'OCSP: node replica feed, queue index');

@@ -1,0 +1,275 @@
+#include <stdlib.h>
+#include <string.h>
+#include <apr_strings.h>
+#include <apr_tables.h>
+#include "ec_ocsp_resign.h"
+#include "ec_util.h"
+#include "ec_log.h"
+
+#define EPOCH_S(c)  "TIMESTAMPDIFF(SECOND, '1970-01-01 00:00:00', " c ")"
+#define EPOCH_US(c) "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', " c ")"
+#define FROM_US     "TIMESTAMPADD(MICROSECOND, %s, '1970-01-01 00:00:00')"
+#define STR(x) #x
+#define XSTR(x) STR(x)
+
+/* Fixed-arity statements for a whole batch (prepared once): a shorter batch repeats its last
+ * row, which the upsert and the delete take as a no-op. */
+#define R2(x) x ", " x
+#define R4(x) R2(R2(x))
+#define R8(x) R4(R2(x))
+#define R32(x) R8(R4(x))
+#define R64(x) R2(R32(x))
+#define CERTS 32
+#define ANSWERS 64              /* both CertID hashes of every certificate */
+
+#if EC_OCSP_RESIGN_BATCH != CERTS
+#error "the statements below repeat their rows 32 and 64 times"
+#endif
+
+/* What an answer needs, read with the row it is taken with. Sub CAs (the root's
+ * certificates) are in table ca: CPS App. D note 2, a CA's revocation always has a reason. */
+#define STATE_CERT "c.status, COALESCE(" EPOCH_S("c.revoked_at") ", 0), COALESCE(c.revocation_reason, -1), " \
+    EPOCH_US("c.status_changed") ", " EPOCH_S("c.not_after")
+#define STATE_CA "c.status, COALESCE(" EPOCH_S("c.revoked_at") ", 0), COALESCE(c.revocation_reason, 0), " \
+    EPOCH_US("c.status_changed") ", " EPOCH_S("c.not_after")
+#define JOIN_CERT(t) "LEFT JOIN certificate c ON c.issuer_id = " t ".issuer_id AND c.serial_hex = " t ".serial_hex "
+#define JOIN_CA(t) "LEFT JOIN ca c ON c.parent_id = " t ".issuer_id AND c.serial_hex = " t ".serial_hex " \
+    "AND c.role IN ('ssl', 'ev') "
+
+#define ANSWER_ROW "(%s, %s, %s, %s, %s, " FROM_US ", UNHEX(%s))"
+
+const ec_stmt_t ec_ocsp_resign_stmts[] = {
+    /* Along index ocsp_pending_take (issuer_id, queued_at). */
+    { "ocsp_resign_take_cert", "SELECT q.serial_hex, " STATE_CERT " FROM ocsp_pending q " JOIN_CERT("q")
+      "WHERE q.issuer_id = %s ORDER BY q.queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
+    { "ocsp_resign_take_ca", "SELECT q.serial_hex, " STATE_CA " FROM ocsp_pending q " JOIN_CA("q")
+      "WHERE q.issuer_id = %s ORDER BY q.queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
+    /* Rows held FOR UPDATE: a re-queue meanwhile waits, and inserts anew after the commit. */
+    { "ocsp_resign_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex IN (" R32("%s") ")" },
+    /* Along index ocsp_refresh_take (issuer_id, this_update). */
+    { "ocsp_refresh_take_cert", "SELECT r.serial_hex, " STATE_CERT ", r.hash_alg FROM ocsp_response r " JOIN_CERT("r")
+      "WHERE r.issuer_id = %s AND r.this_update < %s ORDER BY r.this_update LIMIT " XSTR(ANSWERS)
+      " FOR UPDATE SKIP LOCKED" },
+    { "ocsp_refresh_take_ca", "SELECT r.serial_hex, " STATE_CA ", r.hash_alg FROM ocsp_response r " JOIN_CA("r")
+      "WHERE r.issuer_id = %s AND r.this_update < %s ORDER BY r.this_update LIMIT " XSTR(ANSWERS)
+      " FOR UPDATE SKIP LOCKED" },
+    /* An answer signed for an older status never replaces one for a newer (same rule as
+     * ocsp_upsert and the replica's). */
+    { "ocsp_resign_store", "INSERT INTO ocsp_response (issuer_id, serial_hex, hash_alg, this_update, next_update, "
+      "status_changed, response_der) VALUES " R64(ANSWER_ROW) " ON DUPLICATE KEY UPDATE "
+      "this_update = IF(VALUES(status_changed) >= status_changed, VALUES(this_update), this_update), "
+      "next_update = IF(VALUES(status_changed) >= status_changed, VALUES(next_update), next_update), "
+      "response_der = IF(VALUES(status_changed) >= status_changed, VALUES(response_der), response_der), "
+      "status_changed = GREATEST(status_changed, VALUES(status_changed))" },
+    { NULL, NULL }
+};
+
+typedef struct {
+    const char *serial;
+    ec_ocsp_rec_t rec;          /* found, status, revoked_at, reason, sc, not_after */
+    int alg;                    /* refresh: the one answer due; 0: both */
+} job_t;
+
+static int alg_of(const char *name)
+{
+    return name && !strcmp(name, "sha256") ? EC_OCSP_HASH_SHA256 : EC_OCSP_HASH_SHA1;
+}
+
+static apr_status_t take(ec_store_t *s, apr_pool_t *p, const char *label, int nargs, const char **args,
+                         int with_alg, apr_array_header_t **jobs)
+{
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_status_t rv = ec_store_select(s, p, label, &res, nargs, args);
+
+    *jobs = apr_array_make(p, ANSWERS, sizeof(job_t));
+    if (rv != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
+        const char *c[7];
+        job_t *j;
+        for (int i = 0; i < 7; i++)
+            c[i] = ec_store_col(s, row, i);
+        if (!c[0])
+            continue;
+        j = apr_array_push(*jobs);
+        memset(j, 0, sizeof(*j));
+        j->serial = apr_pstrdup(p, c[0]);
+        j->rec.reason = -1;
+        j->rec.status = EC_OCSP_UNKNOWN;
+        if (c[1] && c[4]) {
+            j->rec.found = 1;
+            j->rec.status = !strcmp(c[1], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
+            j->rec.revoked_at = (time_t)strtoll(c[2], NULL, 10);
+            j->rec.reason = j->rec.status == EC_OCSP_REVOKED ? atoi(c[3]) : -1;
+            j->rec.sc = strtoll(c[4], NULL, 10);
+            j->rec.not_after = (time_t)strtoll(c[5], NULL, 10);
+        }
+        j->alg = with_alg ? alg_of(c[6]) : 0;
+    }
+    return s->failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+/* Signs one answer into the next seven upsert arguments. */
+static apr_status_t sign_into(apr_pool_t *p, const ec_ocsp_issuer_t *is, const job_t *j, int alg, time_t now,
+                              int validity, const char **args)
+{
+    ec_ocsp_single_t one;
+    const uint8_t *serial, *der;
+    size_t serial_len, len;
+    apr_status_t rv;
+
+    serial = ec_unhex(p, strlen(j->serial) % 2 ? apr_pstrcat(p, "0", j->serial, NULL) : j->serial, &serial_len);
+    if (!serial || !serial_len)
+        return APR_EINVAL;
+    memset(&one, 0, sizeof(one));
+    if (!(one.certid = ec_ocsp_certid(p, alg, &is->hash, serial, serial_len, &one.certid_len)))
+        return APR_ENOMEM;
+    one.status = j->rec.status;
+    one.revoked_at = j->rec.revoked_at;
+    one.reason = j->rec.reason;
+    one.this_update = now;
+    one.next_update = now + validity;
+    if ((rv = ec_ocsp_sign(p, &is->signer, &one, 1, NULL, 0, now, &der, &len)) != APR_SUCCESS)
+        return rv;
+    args[0] = is->id;
+    args[1] = j->serial;
+    args[2] = alg == EC_OCSP_HASH_SHA256 ? "sha256" : "sha1";
+    args[3] = ec_sqltime(p, one.this_update);
+    args[4] = ec_sqltime(p, one.next_update);
+    args[5] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)j->rec.sc);
+    args[6] = ec_hex(p, der, len);
+    return APR_SUCCESS;
+}
+
+/* One statement for up to ANSWERS answers (7 arguments each); padded with the last. */
+static apr_status_t store_answers(ec_store_t *s, apr_pool_t *p, const char **args, int n)
+{
+    const char **all;
+
+    if (!n)
+        return APR_SUCCESS;
+    all = apr_palloc(p, sizeof(*all) * 7 * ANSWERS);
+    memcpy(all, args, sizeof(*all) * 7 * (size_t)n);
+    for (int i = n; i < ANSWERS; i++)
+        memcpy(all + 7 * i, args + 7 * (n - 1), sizeof(*all) * 7);
+    return ec_store_exec(s, p, "ocsp_resign_store", NULL, 7 * ANSWERS, all);
+}
+
+static apr_status_t dequeue(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, const char **serials, int n)
+{
+    const char *args[1 + CERTS];
+
+    if (!n)
+        return APR_SUCCESS;
+    args[0] = is->id;
+    for (int i = 0; i < CERTS; i++)
+        args[1 + i] = serials[i < n ? i : n - 1];
+    return ec_store_exec(s, p, "ocsp_resign_done", NULL, 1 + CERTS, args);
+}
+
+/* Signs every answer the jobs want into args; *signed_n answers, done[] the serials whose
+ * answers were all signed (or that need none). A signing failure leaves that job alone. */
+static int sign_jobs(apr_pool_t *p, const ec_ocsp_issuer_t *is, apr_array_header_t *jobs, time_t now, int validity,
+                     const char **args, int *signed_n, const char **done, const char *log_tag)
+{
+    int ndone = 0;
+
+    *signed_n = 0;
+    for (int i = 0; i < jobs->nelts; i++) {
+        job_t *j = &APR_ARRAY_IDX(jobs, i, job_t);
+        int ok = 1;
+        for (int alg = EC_OCSP_HASH_SHA1; alg <= EC_OCSP_HASH_SHA256 && j->rec.found; alg++) {
+            if (j->alg && j->alg != alg)
+                continue;
+            if (sign_into(p, is, j, alg, now, validity, args + 7 * *signed_n) == APR_SUCCESS)
+                (*signed_n)++;
+            else
+                ok = 0;
+        }
+        if (ok)
+            done[ndone++] = j->serial;
+        else
+            ec_log(EC_LOG_ERR, log_tag, "cannot sign the OCSP answers of issuer %s serial %s", is->id, j->serial);
+    }
+    return ndone;
+}
+
+static apr_status_t pending_one(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, time_t now,
+                                int validity, int *done)
+{
+    apr_array_header_t *jobs;
+    const char **args = apr_palloc(p, sizeof(*args) * 7 * ANSWERS), *serials[CERTS];
+    int n = 0, ndone = 0;
+    apr_status_t rv, end;
+
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        return rv;
+    rv = take(s, p, is->is_root ? "ocsp_resign_take_ca" : "ocsp_resign_take_cert", EC_ARGS(is->id), 0, &jobs);
+    if (rv == APR_SUCCESS) {
+        /* Vanished certificates leave the queue unsigned; failed signatures stay queued. */
+        ndone = sign_jobs(p, is, jobs, now, validity, args, &n, serials, "ECQ0001");
+        if ((rv = store_answers(s, p, args, n)) == APR_SUCCESS)
+            rv = dequeue(s, p, is, serials, ndone);
+    }
+    end = ec_store_end(s, rv != APR_SUCCESS);
+    if (rv == APR_SUCCESS && end == APR_SUCCESS)
+        *done += ndone;
+    return rv != APR_SUCCESS ? rv : end;
+}
+
+apr_status_t ec_ocsp_pending(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
+                             time_t now, int validity, int *done)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    *done = 0;
+    for (int i = 0; i < n && rv == APR_SUCCESS; i++)
+        if (issuers[i]->id[0])
+            rv = pending_one(s, p, issuers[i], now, validity, done);
+    return rv;
+}
+
+static apr_status_t refresh_one(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, time_t before, time_t now,
+                                int validity, int *done)
+{
+    apr_array_header_t *jobs, *live;
+    const char **args = apr_palloc(p, sizeof(*args) * 7 * ANSWERS), *serials[ANSWERS];
+    int n = 0;
+    apr_status_t rv, end;
+
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        return rv;
+    rv = take(s, p, is->is_root ? "ocsp_refresh_take_ca" : "ocsp_refresh_take_cert",
+              EC_ARGS(is->id, ec_sqltime(p, before)), 1, &jobs);
+    live = apr_array_make(p, jobs->nelts, sizeof(job_t));
+    for (int i = 0; rv == APR_SUCCESS && i < jobs->nelts; i++) {
+        job_t *j = &APR_ARRAY_IDX(jobs, i, job_t);
+        /* BR 4.9.10: status is owed until the certificate expires, not after. */
+        if (!j->rec.found || j->rec.not_after < now)
+            rv = ec_store_exec(s, p, "ocsp_response_drop", NULL,
+                               EC_ARGS(is->id, j->serial, j->alg == EC_OCSP_HASH_SHA256 ? "sha256" : "sha1"));
+        else
+            *(job_t *)apr_array_push(live) = *j;
+    }
+    if (rv == APR_SUCCESS) {
+        sign_jobs(p, is, live, now, validity, args, &n, serials, "ECQ0002");
+        rv = store_answers(s, p, args, n);
+    }
+    end = ec_store_end(s, rv != APR_SUCCESS);
+    if (rv == APR_SUCCESS && end == APR_SUCCESS)
+        *done += jobs->nelts;
+    return rv != APR_SUCCESS ? rv : end;
+}
+
+apr_status_t ec_ocsp_refresh(ec_store_t *s, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n,
+                             time_t before, time_t now, int validity, int *done)
+{
+    apr_status_t rv = APR_SUCCESS;
+
+    *done = 0;
+    for (int i = 0; i < n && rv == APR_SUCCESS; i++)
+        if (issuers[i]->id[0])
+            rv = refresh_one(s, p, issuers[i], before, now, validity, done);
+    return rv;
+}
