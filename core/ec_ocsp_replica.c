@@ -326,6 +326,24 @@ apr_status_t ec_ocsp_replica_set_mark(ec_ocsp_replica_txn *t, const char *name, 
     return rc ? fail(t->r, "storing a mark", rc) : APR_SUCCESS;
 }
 
+void ec_ocsp_replica_text(ec_ocsp_replica_txn *t, const char *name, char *buf, apr_size_t size)
+{
+    MDB_val k = { strlen(name), (void *)name }, d;
+
+    buf[0] = 0;
+    if (mdb_get(t->txn, t->r->meta, &k, &d) == 0 && d.mv_size < size) {
+        memcpy(buf, d.mv_data, d.mv_size);
+        buf[d.mv_size] = 0;
+    }
+}
+
+apr_status_t ec_ocsp_replica_set_text(ec_ocsp_replica_txn *t, const char *name, const char *v)
+{
+    MDB_val k = { strlen(name), (void *)name }, d = { strlen(v), (void *)v };
+    int rc = mdb_put(t->txn, t->r->meta, &k, &d, 0);
+    return rc ? fail(t->r, "storing a mark", rc) : APR_SUCCESS;
+}
+
 apr_status_t ec_ocsp_replica_purge(ec_ocsp_replica_txn *t, apr_int64_t before, int max, int *removed)
 {
     MDB_val at = { sizeof(PURGE_AT) - 1, PURGE_AT }, k = { 0, NULL }, d;

@@ -54,6 +54,9 @@ apr_status_t ec_ocsp_replica_put(ec_ocsp_replica_txn *t, const char *key, const 
 int ec_ocsp_replica_peek(ec_ocsp_replica_txn *t, const char *key, ec_ocsp_entry_t *e);
 apr_int64_t ec_ocsp_replica_mark(ec_ocsp_replica_txn *t, const char *name);
 apr_status_t ec_ocsp_replica_set_mark(ec_ocsp_replica_txn *t, const char *name, apr_int64_t v);
+/* Text marks (a key to resume after): "" when absent or longer than size - 1. */
+void ec_ocsp_replica_text(ec_ocsp_replica_txn *t, const char *name, char *buf, apr_size_t size);
+apr_status_t ec_ocsp_replica_set_text(ec_ocsp_replica_txn *t, const char *name, const char *v);
 /* Deletes up to max records whose nextUpdate is before `before`, walking on from where
  * the last call stopped; *removed gets the count. */
 apr_status_t ec_ocsp_replica_purge(ec_ocsp_replica_txn *t, apr_int64_t before, int max, int *removed);

@@ -40,8 +40,9 @@ const ec_stmt_t ec_ocsp_sync_stmts[] = {
     /* Keyed by the issuer's key hash, which every request carries: a node can answer from
      * its replica without asking the database which ca.id that is. */
     { "ocsp_sync_changes_cert", "SELECT " TAG("i.key_sha1") ", c.serial_hex, " EPOCH_US("c.status_changed")
-      " FROM certificate c JOIN ca i ON i.id = c.issuer_id WHERE c.status_changed > " FROM_US
-      " ORDER BY c.status_changed LIMIT " XSTR(CHANGES_BATCH) },
+      " FROM certificate c JOIN ca i ON i.id = c.issuer_id WHERE c.status_changed >= " FROM_US
+      " AND (c.status_changed > " FROM_US " OR c.serial_hex > %s)"
+      " ORDER BY c.status_changed, c.serial_hex LIMIT " XSTR(CHANGES_BATCH) },
     { "ocsp_sync_changes_ca", "SELECT " TAG("i.key_sha1") ", k.serial_hex, " EPOCH_US("k.status_changed")
       " FROM ca k JOIN ca i ON i.id = k.parent_id WHERE k.role IN ('ssl', 'ev') AND k.status_changed > " FROM_US
       " ORDER BY k.status_changed LIMIT " XSTR(CHANGES_BATCH) },
@@ -77,18 +78,29 @@ static void add_tombstone(batch_t *b, const char *tag, int alg, const char *seri
     ec_ocsp_entry_tombstone(&s->e, sc, b->now_s + TOMBSTONE_KEEP);
 }
 
-/* Certificates and Sub CAs whose status changed after since: two tombstones each. */
-static apr_status_t read_changes(ec_store_t *st, batch_t *b, apr_int64_t since, apr_int64_t *newest, int *full)
+typedef struct {
+    apr_int64_t seen, floor, rseen, boot;
+    char floor_serial[48];      /* with floor: where a full batch of changes stopped */
+} marks_t;
+
+/* Certificates whose status changed after (from, after_serial) in that order, and Sub CAs
+ * changed after from: two tombstones each. A mass revocation gives thousands of rows one
+ * status_changed: the serial orders them, so a batch boundary inside them loses none. */
+static apr_status_t read_changes(ec_store_t *st, batch_t *b, apr_int64_t from, const char *after_serial,
+                                 apr_int64_t ca_since, apr_int64_t *newest, apr_int64_t *last_sc,
+                                 char *last_serial, int *full)
 {
-    static const char *const stmts[] = { "ocsp_sync_changes_cert", "ocsp_sync_changes_ca" };
-    const char *arg = apr_psprintf(b->p, "%" APR_INT64_T_FMT, since);
+    const char *at = apr_psprintf(b->p, "%" APR_INT64_T_FMT, from);
 
     *full = 0;
     for (int i = 0; i < 2; i++) {
         apr_dbd_results_t *res;
         apr_dbd_row_t *row;
         int count = 0;
-        apr_status_t rv = ec_store_select(st, b->p, stmts[i], &res, EC_ARGS(arg));
+        apr_status_t rv = i == 0 ? ec_store_select(st, b->p, "ocsp_sync_changes_cert", &res,
+                                                   EC_ARGS(at, at, after_serial))
+                                 : ec_store_select(st, b->p, "ocsp_sync_changes_ca", &res,
+                                                   EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, ca_since)));
         if (rv != APR_SUCCESS)
             return rv;
         while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
@@ -101,6 +113,10 @@ static apr_status_t read_changes(ec_store_t *st, batch_t *b, apr_int64_t since, 
             v = strtoll(sc, NULL, 10);
             if (v > *newest)
                 *newest = v;
+            if (i == 0) {
+                *last_sc = v;
+                apr_cpystrn(last_serial, serial, sizeof(((marks_t *)0)->floor_serial));
+            }
             add_tombstone(b, tag, EC_OCSP_HASH_SHA1, serial, v);
             add_tombstone(b, tag, EC_OCSP_HASH_SHA256, serial, v);
         }
@@ -147,10 +163,14 @@ static apr_int64_t feed_row(batch_t *b, ec_store_t *st, apr_dbd_row_t *row)
     return strtoll(c[6], NULL, 10);
 }
 
+/* Answers stored after since, oldest first. One upsert stores up to 64 answers under one
+ * updated_at: a full batch leaves its last such group to the next, so none is cut in two. */
 static apr_status_t read_feed(ec_store_t *st, batch_t *b, apr_int64_t since, apr_int64_t *newest, int *count)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
+    apr_int64_t group_at = 0, before_group = since;
+    int group_start = b->recs->nelts, group_rows = 0;
     apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res,
                                       EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, since)));
 
@@ -158,12 +178,26 @@ static apr_status_t read_feed(ec_store_t *st, batch_t *b, apr_int64_t since, apr
     if (rv != APR_SUCCESS)
         return rv;
     while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
+        int before = b->recs->nelts;
         apr_int64_t at = feed_row(b, st, row);
         (*count)++;
+        if (at != group_at) {
+            before_group = group_at ? group_at : since;
+            group_at = at;
+            group_start = before;
+            group_rows = 0;
+        }
+        group_rows++;
         if (at > *newest)
             *newest = at;
     }
-    return st->failed ? APR_EGENERAL : APR_SUCCESS;
+    if (st->failed)
+        return APR_EGENERAL;
+    if (*count >= EC_OCSP_SYNC_FEED_BATCH && group_rows < *count) {
+        b->recs->nelts = group_start;
+        *newest = before_group;
+    }
+    return APR_SUCCESS;
 }
 
 typedef struct {
@@ -252,10 +286,6 @@ static apr_status_t release(ec_ocsp_replica *r, apr_pool_t *p)
     return ec_ocsp_replica_commit(t);
 }
 
-typedef struct {
-    apr_int64_t seen, floor, rseen, boot;
-} marks_t;
-
 static apr_status_t read_marks(ec_ocsp_replica *r, apr_pool_t *p, marks_t *m)
 {
     ec_ocsp_replica_txn *t;
@@ -265,6 +295,7 @@ static apr_status_t read_marks(ec_ocsp_replica *r, apr_pool_t *p, marks_t *m)
         return rv;
     m->seen = ec_ocsp_replica_mark(t, "seen");
     m->floor = ec_ocsp_replica_mark(t, "floor");
+    ec_ocsp_replica_text(t, "floor_serial", m->floor_serial, sizeof(m->floor_serial));
     m->rseen = ec_ocsp_replica_mark(t, "rseen");
     m->boot = ec_ocsp_replica_mark(t, "boot");
     ec_ocsp_replica_abort(t);
@@ -291,6 +322,7 @@ static apr_status_t apply(ec_ocsp_replica *r, batch_t *b, const marks_t *m, int 
         rv = ec_ocsp_replica_purge(t, b->now_s - PURGE_AFTER, PURGE_SLICE, &purged);
     if (rv == APR_SUCCESS && (rv = ec_ocsp_replica_set_mark(t, "seen", m->seen)) == APR_SUCCESS &&
         (rv = ec_ocsp_replica_set_mark(t, "floor", m->floor)) == APR_SUCCESS &&
+        (rv = ec_ocsp_replica_set_text(t, "floor_serial", m->floor_serial)) == APR_SUCCESS &&
         (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) == APR_SUCCESS && caught_up)
         rv = ec_ocsp_replica_set_mark(t, "caught_up", m->boot);
     if (rv != APR_SUCCESS) {
@@ -305,7 +337,8 @@ static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p,
                               ec_ocsp_sync_stats_t *stats)
 {
     batch_t b = { p, apr_array_make(p, 64, sizeof(sync_rec)), apr_time_sec(apr_time_now()) };
-    apr_int64_t since, newest, rnewest = m->rseen;
+    apr_int64_t since, newest, rnewest = m->rseen, last_sc = 0;
+    char last_serial[sizeof(m->floor_serial)];
     int changes_full = 0, answers = 0, fetched = 0, changes;
     apr_status_t rv;
 
@@ -316,15 +349,23 @@ static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p,
             return rv;
         m->seen = db_now;
     }
-    since = m->seen - EC_OCSP_SYNC_MARGIN_US > m->floor ? m->seen - EC_OCSP_SYNC_MARGIN_US : m->floor;
+    /* The margin behind the newest change seen, for transactions that committed late; but
+     * after a full batch, on from where it stopped, or a burst larger than a batch would
+     * stall the scan. */
+    since = m->seen - EC_OCSP_SYNC_MARGIN_US;
     newest = m->seen;
-    if ((rv = read_changes(st, &b, since, &newest, &changes_full)) != APR_SUCCESS)
+    last_serial[0] = 0;
+    if (m->floor >= since)
+        rv = read_changes(st, &b, m->floor, m->floor_serial, since, &newest, &last_sc, last_serial, &changes_full);
+    else
+        rv = read_changes(st, &b, since, "", since, &newest, &last_sc, last_serial, &changes_full);
+    if (rv != APR_SUCCESS)
         return rv;
     changes = b.recs->nelts / 2;
-    /* A full batch: later batches start after it even inside the margin, or a burst larger
-     * than a batch would stall the scan. */
-    if (changes_full && newest > m->floor)
-        m->floor = newest;
+    if (changes_full) {
+        m->floor = last_sc;
+        apr_cpystrn(m->floor_serial, last_serial, sizeof(m->floor_serial));
+    }
     if ((rv = read_feed(st, &b, m->rseen, &rnewest, &answers)) != APR_SUCCESS)
         return rv;
     /* Late answers are looked for once the feed has caught up (a bulk load puts far more

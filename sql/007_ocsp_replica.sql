@@ -14,4 +14,10 @@ ALTER TABLE ocsp_pending ADD INDEX IF NOT EXISTS ocsp_pending_take (issuer_id, q
 -- Likewise the refresh sweep, per issuer, oldest thisUpdate first.
 ALTER TABLE ocsp_response ADD INDEX IF NOT EXISTS ocsp_refresh_take (issuer_id, this_update);
 
+-- The replica's change feed reads certificates in (status_changed, serial_hex) order: a mass
+-- revocation gives thousands of rows one status_changed, and the serial lets a batch
+-- boundary fall inside them without losing any.
+ALTER TABLE certificate ADD INDEX IF NOT EXISTS certificate_changed_key (status_changed, serial_hex);
+ALTER TABLE certificate DROP INDEX IF EXISTS certificate_changed;
+
 INSERT IGNORE INTO schema_version (version, description) VALUES (7, 'OCSP: node replica feed, queue index');

@@ -180,3 +180,37 @@ def test_restart_while_database_is_down_answers_from_the_replica(stack, ca):
     finally:
         stack.start_mariadb()
         stack.restart_httpd()
+
+
+def test_mass_revocation_in_one_statement_buries_every_answer(stack, ca):
+    """6,000 certificates revoked by one UPDATE share one status_changed, more than one batch
+    of the change feed: every one of their answers in the replica is buried (and nothing is
+    re-signed here, so only the tombstones stand between a relying party and GOOD)."""
+    n = 6000
+    prefix = "2" + u.new_serial(3)[:5]
+    st = stack
+    st.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
+           "not_after, status) SELECT CONCAT(%s, LPAD(HEX(seq), 34, '0')), %s, 'mass.example.com', "
+           "UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
+           "UTC_TIMESTAMP() + INTERVAL 90 DAY, 'issued' FROM seq_1_to_" + str(n), (prefix, ca["ssl"].id, prefix))
+    serials = [r[0] for r in st.sql("SELECT serial_hex FROM certificate WHERE serial_hex LIKE %s ORDER BY serial_hex",
+                                    (prefix + "%",))]
+    assert len(serials) == n
+    st.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
+           "WHERE serial_hex LIKE %s", (prefix + "%",))
+    wait_queue_empty(st, 120)
+    wait_replicated(st, ca["ssl"], serials, 60)
+    st.sql("UPDATE certificate SET status = 'revoked', revoked_at = UTC_TIMESTAMP(), revocation_reason = 1, "
+           "status_changed = NOW(6) WHERE serial_hex LIKE %s", (prefix + "%",))
+    assert st.sql("SELECT COUNT(DISTINCT status_changed) FROM certificate WHERE serial_hex LIKE %s",
+                  (prefix + "%",))[0][0] == 1
+
+    def still_good():
+        recs = u.replica_records(st)
+        return sum(1 for s in serials for alg in ("sha1", "sha256")
+                   if int.from_bytes(recs[u.replica_key(ca["ssl"], s, alg)][4:8], "little") == 0)
+    left, waited = u.wait_for(still_good, 0, 30, 0.5)
+    assert left == 0, "%d answers still GOOD in the replica after %.1fs" % (left, waited)
+    # the last serials (past the batch boundary) over HTTP: revoked, signed on demand
+    for s in serials[-5:]:
+        assert u.cert_status(st, ca["ssl"], s) == "REVOKED"
