@@ -32,27 +32,27 @@
     EPOCH_US("c.status_changed") ", " EPOCH_S("c.not_after")
 #define STATE_CA "c.status, COALESCE(" EPOCH_S("c.revoked_at") ", 0), COALESCE(c.revocation_reason, 0), " \
     EPOCH_US("c.status_changed") ", " EPOCH_S("c.not_after")
-#define JOIN_CERT(t) "LEFT JOIN certificate c ON c.issuer_id = " t ".issuer_id AND c.serial_hex = " t ".serial_hex "
-#define JOIN_CA(t) "LEFT JOIN ca c ON c.parent_id = " t ".issuer_id AND c.serial_hex = " t ".serial_hex " \
-    "AND c.role IN ('ssl', 'ev') "
 
 #define ANSWER_ROW "(%s, %s, %s, %s, %s, " FROM_US ", UNHEX(%s))"
 
 const ec_stmt_t ec_ocsp_resign_stmts[] = {
-    /* Along index ocsp_pending_take (issuer_id, queued_at). */
-    { "ocsp_resign_take_cert", "SELECT q.serial_hex, " STATE_CERT " FROM ocsp_pending q " JOIN_CERT("q")
-      "WHERE q.issuer_id = %s ORDER BY q.queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
-    { "ocsp_resign_take_ca", "SELECT q.serial_hex, " STATE_CA " FROM ocsp_pending q " JOIN_CA("q")
-      "WHERE q.issuer_id = %s ORDER BY q.queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
-    /* Rows held FOR UPDATE: a re-queue meanwhile waits, and inserts anew after the commit. */
+    /* The next transaction only: no gap locks, so issuance and revocation adding to the
+     * queue never wait for (or deadlock with) a batch being signed. */
+    { "ocsp_resign_isolation", "SET TRANSACTION ISOLATION LEVEL READ COMMITTED" },
+    /* Only the work rows are locked (along index ocsp_pending_take, issuer_id, queued_at):
+     * a revocation that re-queues one meanwhile waits for this commit, then queues it anew. */
+    { "ocsp_resign_take", "SELECT serial_hex, NULL FROM ocsp_pending WHERE issuer_id = %s "
+      "ORDER BY queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
     { "ocsp_resign_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex IN (" R32("%s") ")" },
     /* Along index ocsp_refresh_take (issuer_id, this_update). */
-    { "ocsp_refresh_take_cert", "SELECT r.serial_hex, " STATE_CERT ", r.hash_alg FROM ocsp_response r " JOIN_CERT("r")
-      "WHERE r.issuer_id = %s AND r.this_update < %s ORDER BY r.this_update LIMIT " XSTR(ANSWERS)
-      " FOR UPDATE SKIP LOCKED" },
-    { "ocsp_refresh_take_ca", "SELECT r.serial_hex, " STATE_CA ", r.hash_alg FROM ocsp_response r " JOIN_CA("r")
-      "WHERE r.issuer_id = %s AND r.this_update < %s ORDER BY r.this_update LIMIT " XSTR(ANSWERS)
-      " FOR UPDATE SKIP LOCKED" },
+    { "ocsp_refresh_take", "SELECT serial_hex, hash_alg FROM ocsp_response WHERE issuer_id = %s AND "
+      "this_update < %s ORDER BY this_update LIMIT " XSTR(ANSWERS) " FOR UPDATE SKIP LOCKED" },
+    /* The certificates' state, read without locking them (issuance and revocation are not
+     * held up by signing): a change committed after this read re-queues the certificate. */
+    { "ocsp_resign_state_cert", "SELECT c.serial_hex, " STATE_CERT " FROM certificate c WHERE c.issuer_id = %s "
+      "AND c.serial_hex IN (" R64("%s") ")" },
+    { "ocsp_resign_state_ca", "SELECT c.serial_hex, " STATE_CA " FROM ca c WHERE c.parent_id = %s "
+      "AND c.role IN ('ssl', 'ev') AND c.serial_hex IN (" R64("%s") ")" },
     /* An answer signed for an older status never replaces one for a newer (same rule as
      * ocsp_upsert and the replica's). */
     { "ocsp_resign_store", "INSERT INTO ocsp_response (issuer_id, serial_hex, hash_alg, this_update, next_update, "
@@ -75,8 +75,15 @@ static int alg_of(const char *name)
     return name && !strcmp(name, "sha256") ? EC_OCSP_HASH_SHA256 : EC_OCSP_HASH_SHA1;
 }
 
+static apr_status_t begin(ec_store_t *s, apr_pool_t *p)
+{
+    apr_status_t rv = ec_store_exec(s, p, "ocsp_resign_isolation", NULL, EC_NOARGS);
+    return rv != APR_SUCCESS ? rv : ec_store_begin(s, p);
+}
+
+/* The rows to work on, locked: serial (and, for a refresh, which answer). */
 static apr_status_t take(ec_store_t *s, apr_pool_t *p, const char *label, int nargs, const char **args,
-                         int with_alg, apr_array_header_t **jobs)
+                         apr_array_header_t **jobs)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
@@ -86,28 +93,65 @@ static apr_status_t take(ec_store_t *s, apr_pool_t *p, const char *label, int na
     if (rv != APR_SUCCESS)
         return rv;
     while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
-        const char *c[7];
+        const char *serial = ec_store_col(s, row, 0), *alg = ec_store_col(s, row, 1);
         job_t *j;
-        for (int i = 0; i < 7; i++)
-            c[i] = ec_store_col(s, row, i);
-        if (!c[0])
+        if (!serial)
             continue;
         j = apr_array_push(*jobs);
         memset(j, 0, sizeof(*j));
-        j->serial = apr_pstrdup(p, c[0]);
+        j->serial = apr_pstrdup(p, serial);
         j->rec.reason = -1;
         j->rec.status = EC_OCSP_UNKNOWN;
-        if (c[1] && c[4]) {
-            j->rec.found = 1;
-            j->rec.status = !strcmp(c[1], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
-            j->rec.revoked_at = (time_t)strtoll(c[2], NULL, 10);
-            j->rec.reason = j->rec.status == EC_OCSP_REVOKED ? atoi(c[3]) : -1;
-            j->rec.sc = strtoll(c[4], NULL, 10);
-            j->rec.not_after = (time_t)strtoll(c[5], NULL, 10);
-        }
-        j->alg = with_alg ? alg_of(c[6]) : 0;
+        j->alg = alg ? alg_of(alg) : 0;
     }
     return s->failed ? APR_EGENERAL : APR_SUCCESS;
+}
+
+/* Fills each job's certificate state in one statement; a job whose certificate is gone
+ * keeps found = 0. */
+static apr_status_t read_state(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, apr_array_header_t *jobs)
+{
+    const char *args[1 + ANSWERS];
+    apr_hash_t *by_serial = apr_hash_make(p);
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    apr_status_t rv;
+
+    if (!jobs->nelts)
+        return APR_SUCCESS;
+    args[0] = is->id;
+    for (int i = 0; i < ANSWERS; i++) {
+        job_t *j = &APR_ARRAY_IDX(jobs, i < jobs->nelts ? i : jobs->nelts - 1, job_t);
+        args[1 + i] = j->serial;
+    }
+    if ((rv = ec_store_select(s, p, is->is_root ? "ocsp_resign_state_ca" : "ocsp_resign_state_cert", &res,
+                              1 + ANSWERS, args)) != APR_SUCCESS)
+        return rv;
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
+        const char *c[6];
+        ec_ocsp_rec_t *rec;
+        for (int i = 0; i < 6; i++)
+            c[i] = ec_store_col(s, row, i);
+        if (!c[0] || !c[1] || !c[4])
+            continue;
+        rec = apr_pcalloc(p, sizeof(*rec));
+        rec->found = 1;
+        rec->status = !strcmp(c[1], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
+        rec->revoked_at = (time_t)strtoll(c[2], NULL, 10);
+        rec->reason = rec->status == EC_OCSP_REVOKED ? atoi(c[3]) : -1;
+        rec->sc = strtoll(c[4], NULL, 10);
+        rec->not_after = (time_t)strtoll(c[5], NULL, 10);
+        apr_hash_set(by_serial, apr_pstrdup(p, c[0]), APR_HASH_KEY_STRING, rec);
+    }
+    if (s->failed)
+        return APR_EGENERAL;
+    for (int i = 0; i < jobs->nelts; i++) {
+        job_t *j = &APR_ARRAY_IDX(jobs, i, job_t);
+        ec_ocsp_rec_t *rec = apr_hash_get(by_serial, j->serial, APR_HASH_KEY_STRING);
+        if (rec)
+            j->rec = *rec;
+    }
+    return APR_SUCCESS;
 }
 
 /* Signs one answer into the next seven upsert arguments. */
@@ -203,9 +247,10 @@ static apr_status_t pending_one(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issu
     int n = 0, ndone = 0;
     apr_status_t rv, end;
 
-    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+    if ((rv = begin(s, p)) != APR_SUCCESS)
         return rv;
-    rv = take(s, p, is->is_root ? "ocsp_resign_take_ca" : "ocsp_resign_take_cert", EC_ARGS(is->id), 0, &jobs);
+    if ((rv = take(s, p, "ocsp_resign_take", EC_ARGS(is->id), &jobs)) == APR_SUCCESS)
+        rv = read_state(s, p, is, jobs);
     if (rv == APR_SUCCESS) {
         /* Vanished certificates leave the queue unsigned; failed signatures stay queued. */
         ndone = sign_jobs(p, is, jobs, now, validity, args, &n, serials, "ECQ0001");
@@ -238,10 +283,10 @@ static apr_status_t refresh_one(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issu
     int n = 0;
     apr_status_t rv, end;
 
-    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+    if ((rv = begin(s, p)) != APR_SUCCESS)
         return rv;
-    rv = take(s, p, is->is_root ? "ocsp_refresh_take_ca" : "ocsp_refresh_take_cert",
-              EC_ARGS(is->id, ec_sqltime(p, before)), 1, &jobs);
+    if ((rv = take(s, p, "ocsp_refresh_take", EC_ARGS(is->id, ec_sqltime(p, before)), &jobs)) == APR_SUCCESS)
+        rv = read_state(s, p, is, jobs);
     live = apr_array_make(p, jobs->nelts, sizeof(job_t));
     for (int i = 0; rv == APR_SUCCESS && i < jobs->nelts; i++) {
         job_t *j = &APR_ARRAY_IDX(jobs, i, job_t);

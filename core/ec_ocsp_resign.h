@@ -1,7 +1,7 @@
 /* Pre-signing at the token's rate (R-13, BR 4.9.10): the re-sign queue (ocsp_pending, fed
  * by every issuance and revocation) and the refresh of answers due. Each batch is one
- * transaction: the certificates' status read with the queue rows they are taken with
- * (FOR UPDATE SKIP LOCKED, so every child and node takes its own rows), both CertID
+ * transaction: the queue rows taken FOR UPDATE SKIP LOCKED (so every child and node takes
+ * its own rows), the certificates' status read in one statement, both CertID
  * hashes signed, every answer stored by one multi-row upsert and the queue rows deleted by
  * one statement; the database costs a few statements per batch, not several per answer. */
 #ifndef EC_OCSP_RESIGN_H

@@ -75,6 +75,24 @@ static apr_dbd_prepared_t *stmt_get(ec_store_t *s, const char *label)
     return stmt;
 }
 
+/* MySQL/MariaDB: ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK (also how Galera reports a write set
+ * that lost certification). */
+#define LOST_TO_CONCURRENT(rv) ((rv) == 1205 || (rv) == 1213)
+
+/* A statement failed: the open transaction will roll back. One that lost to a concurrent
+ * transaction is not a fault: APR_EAGAIN and a warning, the caller tries its work again. */
+static apr_status_t failed(ec_store_t *s, const char *tag, const char *label, int rv)
+{
+    s->failed = 1;
+    if (LOST_TO_CONCURRENT(rv)) {
+        ec_log(EC_LOG_WARN, "ECS0009", "%s lost to a concurrent transaction (%s): rolled back",
+               label, ec_store_error(s, rv));
+        return APR_EAGAIN;
+    }
+    ec_log(EC_LOG_ERR, tag, "%s: %s", label, ec_store_error(s, rv));
+    return APR_EGENERAL;
+}
+
 apr_status_t ec_store_exec(ec_store_t *s, apr_pool_t *p, const char *label, int *nrows,
                            int nargs, const char **args)
 {
@@ -84,11 +102,8 @@ apr_status_t ec_store_exec(ec_store_t *s, apr_pool_t *p, const char *label, int 
     if (!stmt)
         return APR_EGENERAL;
     rv = apr_dbd_pquery(s->driver, p, s->handle, &n, stmt, nargs, args);
-    if (rv) {
-        ec_log(EC_LOG_ERR, "ECS0005", "%s: %s", label, ec_store_error(s, rv));
-        s->failed = 1;
-        return APR_EGENERAL;
-    }
+    if (rv)
+        return failed(s, "ECS0005", label, rv);
     if (nrows)
         *nrows = n;
     return APR_SUCCESS;
@@ -104,11 +119,8 @@ apr_status_t ec_store_select(ec_store_t *s, apr_pool_t *p, const char *label,
         return APR_EGENERAL;
     *res = NULL;
     rv = apr_dbd_pselect(s->driver, p, s->handle, res, stmt, 0, nargs, args);
-    if (rv) {
-        ec_log(EC_LOG_ERR, "ECS0006", "%s: %s", label, ec_store_error(s, rv));
-        s->failed = 1;
-        return APR_EGENERAL;
-    }
+    if (rv)
+        return failed(s, "ECS0006", label, rv);
     return APR_SUCCESS;
 }
 

@@ -479,6 +479,9 @@ class Stack:
             "--character-set-server=utf8mb4",
             "--collation-server=utf8mb4_unicode_ci",
             "--max-connections=400",
+            # every pooled connection prepares every statement of the modules (some 230):
+            # 400 connections need more than the default 16,382
+            "--max-prepared-stmt-count=131072",
         ]
         if port_in_use(self.dbport):
             raise StackError("127.0.0.1:%d is already in use: set ECERT_DBPORT" % self.dbport)
