@@ -10,14 +10,15 @@
 #define ENTRY_MAGIC 0x3152434fu       /* "OCR1" */
 
 /* Fixed-width, little-endian on every node that shares a file: the replica is node-local
- * and never moves between machines. */
+ * and never moves between machines. A record is this header, the key, then the DER; the
+ * check covers everything after itself, so it is computed over the record where it lies. */
 typedef struct {
+    uint8_t check[8];           /* SHA-256 of the rest of the record, cut */
     uint32_t magic;
     int32_t status, reason;
-    uint32_t der_len;
+    uint32_t key_len, der_len, pad;
     int64_t revoked_at, this_update, next_update, sc;
     uint8_t der_hash[8];        /* SHA-256 of the DER, cut: the ETag, the same on every path */
-    uint8_t check[8];
 } entry_hdr;
 
 static void der_hash(const uint8_t *der, apr_size_t len, uint8_t out[8])
@@ -120,43 +121,39 @@ void ec_ocsp_issuer_tag(char tag[17], const ec_ocsp_issuer_hash_t *hash)
     tag[16] = 0;
 }
 
-/* SHA-256 over key, header (check zeroed) and DER, cut to 8 octets. */
-static void check_of(const char *key, const uint8_t *rec, apr_size_t len, uint8_t out[8])
+static void check_of(const uint8_t *rec, apr_size_t len, uint8_t out[8])
 {
-    uint8_t buf[EC_OCSP_KEY_MAX + EC_OCSP_ENTRY_MAX], h[32];
-    apr_size_t klen = strnlen(key, EC_OCSP_KEY_MAX);
+    uint8_t h[32];
 
-    memcpy(buf, key, klen);
-    memcpy(buf + klen, rec, len);
-    memset(buf + klen + offsetof(entry_hdr, check), 0, sizeof(((entry_hdr *)0)->check));
-    ec_sha256(buf, klen + len, h);
+    ec_sha256(rec + sizeof(((entry_hdr *)0)->check), len - sizeof(((entry_hdr *)0)->check), h);
     memcpy(out, h, 8);
 }
 
 apr_size_t ec_ocsp_entry_encode(uint8_t *buf, const char *key, const ec_ocsp_entry_t *e)
 {
     entry_hdr h;
-    apr_size_t len = sizeof(h) + e->der_len;
+    apr_size_t klen = strnlen(key, EC_OCSP_KEY_MAX), len = sizeof(h) + klen + e->der_len;
 
-    if (len > EC_OCSP_ENTRY_MAX)
+    if (len > EC_OCSP_ENTRY_MAX || klen >= EC_OCSP_KEY_MAX)
         return 0;
     memset(&h, 0, sizeof(h));
     h.magic = ENTRY_MAGIC;
     h.status = e->status;
     h.reason = e->reason;
+    h.key_len = (uint32_t)klen;
     h.der_len = (uint32_t)e->der_len;
     h.revoked_at = e->revoked_at;
     h.this_update = e->this_update;
     h.next_update = e->next_update;
     h.sc = e->sc;
-    memcpy(buf, &h, sizeof(h));
-    if (e->der_len) {
-        memcpy(buf + sizeof(h), e->der, e->der_len);
+    if (e->der_len)
         der_hash(e->der, e->der_len, h.der_hash);
-        memcpy(buf + offsetof(entry_hdr, der_hash), h.der_hash, sizeof(h.der_hash));
-    }
-    check_of(key, buf, len, h.check);
-    memcpy(buf + offsetof(entry_hdr, check), h.check, sizeof(h.check));
+    memcpy(buf + sizeof(h), key, klen);
+    if (e->der_len)
+        memcpy(buf + sizeof(h) + klen, e->der, e->der_len);
+    memcpy(buf, &h, sizeof(h));
+    check_of(buf, len, h.check);
+    memcpy(buf, h.check, sizeof(h.check));
     return len;
 }
 
@@ -167,7 +164,7 @@ int ec_ocsp_entry_plausible(const uint8_t *data, apr_size_t len)
     if (len < sizeof(h) || len > EC_OCSP_ENTRY_MAX)
         return 0;
     memcpy(&h, data, sizeof(h));
-    if (h.magic != ENTRY_MAGIC || h.der_len != len - sizeof(h))
+    if (h.magic != ENTRY_MAGIC || h.key_len >= EC_OCSP_KEY_MAX || (apr_size_t)h.key_len + h.der_len != len - sizeof(h))
         return 0;
     if (h.status == EC_OCSP_TOMBSTONE)
         return h.der_len == 0;
@@ -189,11 +186,14 @@ int ec_ocsp_entry_decode(const uint8_t *data, apr_size_t len, const char *key, e
 {
     entry_hdr h;
     uint8_t check[8];
+    apr_size_t klen = strnlen(key, EC_OCSP_KEY_MAX);
 
     if (!ec_ocsp_entry_plausible(data, len))
         return 0;
     memcpy(&h, data, sizeof(h));
-    check_of(key, data, len, check);
+    if (h.key_len != klen || memcmp(data + sizeof(h), key, klen))
+        return 0;
+    check_of(data, len, check);
     if (memcmp(check, h.check, sizeof(check)))
         return 0;
     e->status = h.status;
@@ -203,7 +203,7 @@ int ec_ocsp_entry_decode(const uint8_t *data, apr_size_t len, const char *key, e
     e->next_update = h.next_update;
     e->sc = h.sc;
     etag_from(e->etag, h.der_hash);
-    e->der = data + sizeof(h);
+    e->der = data + sizeof(h) + klen;
     e->der_len = h.der_len;
     return 1;
 }

@@ -6,12 +6,13 @@
 #include <lmdb.h>
 #include <apr_strings.h>
 #include <apr_file_io.h>
+#include <apr_time.h>
 #include "ec_ocsp_replica.h"
 #include "ec_util.h"
 
 /* Bumped whenever the record encoding or the marks change meaning: an older file is
  * rebuilt rather than misread. */
-#define FORMAT 1
+#define FORMAT 2
 #define PURGE_AT "purge_at"
 #define NEW "it is new"
 
@@ -95,7 +96,13 @@ static const char *walk(apr_pool_t *p, MDB_env *env, apr_size_t *entries)
     int rc;
 
     *entries = 0;
-    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) != 0)
+    if ((rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) == MDB_READERS_FULL) {
+        mdb_reader_check(env, NULL);
+        rc = mdb_txn_begin(env, NULL, MDB_RDONLY, &txn);
+    }
+    if (rc == MDB_READERS_FULL)
+        return NULL;            /* busy, not damaged: children of the last generation read it */
+    if (rc != 0)
         return apr_psprintf(p, "cannot read it (%s)", mdb_strerror(rc));
     if ((rc = dbis_open(txn, &data, &meta, 0)) != 0) {
         mdb_txn_abort(txn);
@@ -129,7 +136,8 @@ static void set_aside(apr_pool_t *p, const char *dir)
 {
     const char *data = apr_pstrcat(p, dir, "/data.mdb", NULL);
 
-    apr_file_rename(data, apr_pstrcat(p, data, ".damaged", NULL), p);
+    if (apr_file_rename(data, apr_pstrcat(p, data, ".damaged", NULL), p) != APR_SUCCESS)
+        apr_file_remove(data, p);
     apr_file_remove(apr_pstrcat(p, dir, "/lock.mdb", NULL), p);
 }
 
@@ -212,8 +220,6 @@ apr_status_t ec_ocsp_replica_open(apr_pool_t *p, const char *dir, apr_size_t map
         mdb_env_close(r->env);
         return APR_EGENERAL;
     }
-    /* Slots of readers that died with their process. */
-    mdb_reader_check(r->env, NULL);
     apr_pool_cleanup_register(p, r, replica_close, apr_pool_cleanup_null);
     *out = r;
     return APR_SUCCESS;
@@ -233,23 +239,37 @@ static MDB_txn *reader(ec_ocsp_replica *r)
     return txn;
 }
 
-int ec_ocsp_replica_get(ec_ocsp_replica *r, const char *key, ec_ocsp_entry_t *e, uint8_t *buf)
+/* Caught up in this boot, and a round succeeded within the lease: read in txn. */
+static int current_in(ec_ocsp_replica *r, MDB_txn *txn)
+{
+    apr_int64_t caught_up = 0, synced_at = 0, now = apr_time_now();
+
+    if (!__atomic_load_n(&r->current, __ATOMIC_ACQUIRE)) {
+        mark_get(txn, r->meta, "caught_up", &caught_up);
+        if (caught_up != r->boot)
+            return 0;
+        __atomic_store_n(&r->current, 1, __ATOMIC_RELEASE);
+    }
+    mark_get(txn, r->meta, "synced_at", &synced_at);
+    return synced_at <= now + EC_OCSP_REPLICA_LEASE_US && now - synced_at < EC_OCSP_REPLICA_LEASE_US;
+}
+
+int ec_ocsp_replica_get(ec_ocsp_replica *r, const char *key, apr_pool_t *p, ec_ocsp_entry_t *e, int *current)
 {
     MDB_txn *txn = reader(r);
     MDB_val k = { strnlen(key, EC_OCSP_KEY_MAX), (void *)key }, d;
     int rc, found = 0;
 
+    *current = 0;
     if (!txn)
         return 0;
     rc = mdb_get(txn, r->data, &k, &d);
     if (rc == 0) {
         /* The map is only valid inside the transaction: copy out, then check. */
-        found = -1;
-        if (d.mv_size <= EC_OCSP_ENTRY_MAX) {
-            memcpy(buf, d.mv_data, d.mv_size);
-            if (ec_ocsp_entry_decode(buf, d.mv_size, key, e))
-                found = 1;
-        }
+        uint8_t *copy = d.mv_size <= EC_OCSP_ENTRY_MAX ? apr_pmemdup(p, d.mv_data, d.mv_size) : NULL;
+        found = copy && ec_ocsp_entry_decode(copy, d.mv_size, key, e) ? 1 : -1;
+        if (found == 1)
+            *current = current_in(r, txn);
     }
     else if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
         found = -1;
@@ -259,19 +279,14 @@ int ec_ocsp_replica_get(ec_ocsp_replica *r, const char *key, ec_ocsp_entry_t *e,
 
 int ec_ocsp_replica_current(ec_ocsp_replica *r)
 {
-    MDB_txn *txn;
-    apr_int64_t caught_up = 0;
+    MDB_txn *txn = reader(r);
+    int current;
 
-    if (__atomic_load_n(&r->current, __ATOMIC_ACQUIRE))
-        return 1;
-    if (!(txn = reader(r)))
+    if (!txn)
         return 0;
-    mark_get(txn, r->meta, "caught_up", &caught_up);
+    current = current_in(r, txn);
     mdb_txn_reset(txn);
-    if (caught_up != r->boot)
-        return 0;
-    __atomic_store_n(&r->current, 1, __ATOMIC_RELEASE);
-    return 1;
+    return current;
 }
 
 apr_status_t ec_ocsp_replica_begin(ec_ocsp_replica *r, apr_pool_t *p, ec_ocsp_replica_txn **txn)
@@ -280,6 +295,7 @@ apr_status_t ec_ocsp_replica_begin(ec_ocsp_replica *r, apr_pool_t *p, ec_ocsp_re
     int rc;
 
     t->r = r;
+    mdb_reader_check(r->env, NULL);     /* slots of readers that died with their process */
     if ((rc = mdb_txn_begin(r->env, NULL, 0, &t->txn)) != 0)
         return fail(r, "beginning a write", rc);
     *txn = t;

@@ -37,12 +37,18 @@ apr_status_t ec_ocsp_replica_prepare(apr_pool_t *p, const char *dir, apr_size_t 
 apr_status_t ec_ocsp_replica_open(apr_pool_t *p, const char *dir, apr_size_t map_size,
                                   unsigned int max_readers, ec_ocsp_replica **out);
 
-/* The record of key, decoded and checked, into buf (EC_OCSP_ENTRY_MAX octets): 1 found,
- * 0 absent, -1 present but damaged (never served). Lock-free; any thread. */
-int ec_ocsp_replica_get(ec_ocsp_replica *r, const char *key, ec_ocsp_entry_t *e, uint8_t *buf);
+/* The record of key, decoded and checked (copied into p): 1 found, 0 absent, -1 present
+ * but damaged (never served); *current as ec_ocsp_replica_current, from the same snapshot.
+ * Lock-free; any thread. */
+int ec_ocsp_replica_get(ec_ocsp_replica *r, const char *key, apr_pool_t *p, ec_ocsp_entry_t *e, int *current);
 
-/* 1 once a sync round has caught up with every status change since the parent prepared
- * the replica: only then is an entry of it as good as the database's. */
+/* How long a replica counts as current after its last good sync round: a sync that stops
+ * (whatever the cause) sends requests back to the database within this. */
+#define EC_OCSP_REPLICA_LEASE_US (30LL * 1000000)
+
+/* 1 when a sync round of this boot has caught up with every status change since the
+ * parent prepared the replica, and the last round succeeded within the lease: only then is
+ * a record of it as good as the database's. */
 int ec_ocsp_replica_current(ec_ocsp_replica *r);
 
 /* Write transactions: one at a time per node (LMDB's writer lock). */

@@ -22,17 +22,22 @@
     HEX_DER("r.response_der") ", COALESCE(c.status, k.status), " \
     "COALESCE(" EPOCH_S("COALESCE(c.revoked_at, k.revoked_at)") ", 0), " \
     "IF(c.serial_hex IS NOT NULL, COALESCE(c.revocation_reason, -1), COALESCE(k.revocation_reason, 0)), " \
-    EPOCH_US("COALESCE(c.status_changed, k.status_changed)") " FROM ocsp_response r " \
+    EPOCH_US("COALESCE(c.status_changed, k.status_changed)") ", r.issuer_id FROM ocsp_response r " \
     "JOIN ca i ON i.id = r.issuer_id " \
     "LEFT JOIN certificate c ON c.issuer_id = r.issuer_id AND c.serial_hex = r.serial_hex " \
     "LEFT JOIN ca k ON k.parent_id = r.issuer_id AND k.serial_hex = r.serial_hex AND k.role IN ('ssl', 'ev') "
+#define FEED_NCOLS 12
 
 #define CHANGES_BATCH 5000
 #define RECENT_MAX 20000
 
 const ec_stmt_t ec_ocsp_sync_stmts[] = {
-    { "ocsp_sync_feed", FEED_COLS "WHERE r.updated_at > " FROM_US " ORDER BY r.updated_at LIMIT "
-      XSTR(EC_OCSP_SYNC_FEED_BATCH) },
+    /* In (updated_at, primary key) order, the order of index ocsp_updated: one upsert stores
+     * up to 64 answers, and a migration thousands, under one updated_at; the key lets a
+     * batch end inside them without losing any. */
+    { "ocsp_sync_feed", FEED_COLS "WHERE r.updated_at >= " FROM_US " AND (r.updated_at > " FROM_US
+      " OR (r.issuer_id, r.serial_hex, r.hash_alg) > (%s, %s, %s)) "
+      "ORDER BY r.updated_at, r.issuer_id, r.serial_hex, r.hash_alg LIMIT " XSTR(EC_OCSP_SYNC_FEED_BATCH) },
     { "ocsp_sync_one", FEED_COLS "WHERE r.issuer_id = %s AND r.serial_hex = %s AND r.hash_alg = %s" },
     { "ocsp_sync_recent", "SELECT r.issuer_id, r.serial_hex, r.hash_alg, " EPOCH_US("r.status_changed") ", "
       EPOCH_S("r.this_update") ", " TAG("i.key_sha1") " FROM ocsp_response r JOIN ca i ON i.id = r.issuer_id "
@@ -52,7 +57,8 @@ const ec_stmt_t ec_ocsp_sync_stmts[] = {
 #define CLAIM_US (30LL * 1000000)     /* a child that died in a round holds the turn no longer */
 #define TOMBSTONE_KEEP (86400)
 #define PURGE_AFTER (3600)
-#define PURGE_SLICE 2000
+#define PURGE_SLICE 20000
+#define PURGE_EVERY (60LL * 1000000)
 
 typedef struct {
     char key[EC_OCSP_KEY_MAX];
@@ -81,6 +87,7 @@ static void add_tombstone(batch_t *b, const char *tag, int alg, const char *seri
 typedef struct {
     apr_int64_t seen, floor, rseen, boot;
     char floor_serial[48];      /* with floor: where a full batch of changes stopped */
+    char rseen_key[96];         /* with rseen: the last answer read, "issuer_id serial alg" */
 } marks_t;
 
 /* Certificates whose status changed after (from, after_serial) in that order, and Sub CAs
@@ -163,41 +170,36 @@ static apr_int64_t feed_row(batch_t *b, ec_store_t *st, apr_dbd_row_t *row)
     return strtoll(c[6], NULL, 10);
 }
 
-/* Answers stored after since, oldest first. One upsert stores up to 64 answers under one
- * updated_at: a full batch leaves its last such group to the next, so none is cut in two. */
-static apr_status_t read_feed(ec_store_t *st, batch_t *b, apr_int64_t since, apr_int64_t *newest, int *count)
+/* Answers stored after (m->rseen, m->rseen_key), oldest first; moves both on. */
+static apr_status_t read_feed(ec_store_t *st, batch_t *b, marks_t *m, int *count)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
-    apr_int64_t group_at = 0, before_group = since;
-    int group_start = b->recs->nelts, group_rows = 0;
-    apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res,
-                                      EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, since)));
+    const char *at = apr_psprintf(b->p, "%" APR_INT64_T_FMT, m->rseen), *key[3] = { "0", "", "" };
+    char *resume = apr_pstrdup(b->p, m->rseen_key), *state;
+    apr_status_t rv;
 
+    for (int i = 0; i < 3; i++) {
+        char *tok = apr_strtok(i ? NULL : resume, " ", &state);
+        if (!tok)
+            break;
+        key[i] = tok;
+    }
     *count = 0;
-    if (rv != APR_SUCCESS)
+    if ((rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res, EC_ARGS(at, at, key[0], key[1], key[2]))) !=
+        APR_SUCCESS)
         return rv;
     while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
-        int before = b->recs->nelts;
-        apr_int64_t at = feed_row(b, st, row);
+        apr_int64_t updated = feed_row(b, st, row);
+        const char *id = ec_store_col(st, row, FEED_NCOLS), *serial = ec_store_col(st, row, 1);
+        const char *alg = ec_store_col(st, row, 2);
         (*count)++;
-        if (at != group_at) {
-            before_group = group_at ? group_at : since;
-            group_at = at;
-            group_start = before;
-            group_rows = 0;
+        if (updated && id && serial && alg) {
+            m->rseen = updated;
+            apr_snprintf(m->rseen_key, sizeof(m->rseen_key), "%s %s %s", id, serial, alg);
         }
-        group_rows++;
-        if (at > *newest)
-            *newest = at;
     }
-    if (st->failed)
-        return APR_EGENERAL;
-    if (*count >= EC_OCSP_SYNC_FEED_BATCH && group_rows < *count) {
-        b->recs->nelts = group_start;
-        *newest = before_group;
-    }
-    return APR_SUCCESS;
+    return st->failed ? APR_EGENERAL : APR_SUCCESS;
 }
 
 typedef struct {
@@ -212,7 +214,7 @@ static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, ap
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     apr_array_header_t *late = apr_array_make(b->p, 8, sizeof(late_row));
-    uint8_t *buf = apr_palloc(b->p, EC_OCSP_ENTRY_MAX);
+    int current;
     apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_recent", &res,
                                       EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, from),
                                               apr_psprintf(b->p, "%" APR_INT64_T_FMT, to)));
@@ -232,7 +234,7 @@ static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, ap
         memset(&stored, 0, sizeof(stored));
         stored.sc = strtoll(sc, NULL, 10);
         stored.this_update = strtoll(tu, NULL, 10);
-        if (ec_ocsp_replica_get(r, key, &have, buf) == 1 && !ec_ocsp_entry_replaces(&stored, &have))
+        if (ec_ocsp_replica_get(r, key, b->p, &have, &current) == 1 && !ec_ocsp_entry_replaces(&stored, &have))
             continue;
         late_row *l = apr_array_push(late);
         l->issuer_id = apr_pstrdup(b->p, id);
@@ -254,16 +256,19 @@ static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, ap
     return st->failed ? APR_EGENERAL : APR_SUCCESS;
 }
 
-/* Takes the node's turn: APR_EBUSY when another child has it or a round just ended. */
+/* Takes the node's turn: APR_EBUSY when another child has it or a round just ended. A
+ * mark from the future (the clock was stepped back) does not hold the turn. */
 static apr_status_t claim(ec_ocsp_replica *r, apr_pool_t *p, apr_int64_t now)
 {
     ec_ocsp_replica_txn *t;
+    apr_int64_t until, last;
     apr_status_t rv;
 
     if ((rv = ec_ocsp_replica_begin(r, p, &t)) != APR_SUCCESS)
         return rv;
-    if (ec_ocsp_replica_mark(t, "claim_until") > now || now - ec_ocsp_replica_mark(t, "last_round") <
-                                                            EC_OCSP_SYNC_INTERVAL_US) {
+    until = ec_ocsp_replica_mark(t, "claim_until");
+    last = ec_ocsp_replica_mark(t, "last_round");
+    if ((until > now && until <= now + CLAIM_US) || (last <= now && now - last < EC_OCSP_SYNC_INTERVAL_US)) {
         ec_ocsp_replica_abort(t);
         return APR_EBUSY;
     }
@@ -274,15 +279,30 @@ static apr_status_t claim(ec_ocsp_replica *r, apr_pool_t *p, apr_int64_t now)
     return ec_ocsp_replica_commit(t);
 }
 
-static apr_status_t release(ec_ocsp_replica *r, apr_pool_t *p)
+/* The turn handed back (with the round's last batch, or alone after a failure). */
+static apr_status_t mark_released(ec_ocsp_replica_txn *t, int ok)
+{
+    apr_time_t now = apr_time_now();
+    apr_status_t rv = ec_ocsp_replica_set_mark(t, "claim_until", 0);
+
+    if (rv == APR_SUCCESS)
+        rv = ec_ocsp_replica_set_mark(t, "last_round", now);
+    if (rv == APR_SUCCESS && ok)
+        rv = ec_ocsp_replica_set_mark(t, "synced_at", now);
+    return rv;
+}
+
+static apr_status_t release_after_failure(ec_ocsp_replica *r, apr_pool_t *p)
 {
     ec_ocsp_replica_txn *t;
     apr_status_t rv;
 
     if ((rv = ec_ocsp_replica_begin(r, p, &t)) != APR_SUCCESS)
         return rv;
-    ec_ocsp_replica_set_mark(t, "claim_until", 0);
-    ec_ocsp_replica_set_mark(t, "last_round", apr_time_now());
+    if ((rv = mark_released(t, 0)) != APR_SUCCESS) {
+        ec_ocsp_replica_abort(t);
+        return rv;
+    }
     return ec_ocsp_replica_commit(t);
 }
 
@@ -297,49 +317,87 @@ static apr_status_t read_marks(ec_ocsp_replica *r, apr_pool_t *p, marks_t *m)
     m->floor = ec_ocsp_replica_mark(t, "floor");
     ec_ocsp_replica_text(t, "floor_serial", m->floor_serial, sizeof(m->floor_serial));
     m->rseen = ec_ocsp_replica_mark(t, "rseen");
+    ec_ocsp_replica_text(t, "rseen_key", m->rseen_key, sizeof(m->rseen_key));
     m->boot = ec_ocsp_replica_mark(t, "boot");
     ec_ocsp_replica_abort(t);
     return APR_SUCCESS;
 }
 
-/* Everything a batch read, and the marks that say how far it got, in one transaction. */
-static apr_status_t apply(ec_ocsp_replica *r, batch_t *b, const marks_t *m, int caught_up,
-                          ec_ocsp_sync_stats_t *stats)
+static apr_status_t put_marks(ec_ocsp_replica_txn *t, const marks_t *m)
+{
+    apr_status_t rv;
+
+    if ((rv = ec_ocsp_replica_set_mark(t, "seen", m->seen)) != APR_SUCCESS ||
+        (rv = ec_ocsp_replica_set_mark(t, "floor", m->floor)) != APR_SUCCESS ||
+        (rv = ec_ocsp_replica_set_text(t, "floor_serial", m->floor_serial)) != APR_SUCCESS ||
+        (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) != APR_SUCCESS)
+        return rv;
+    return ec_ocsp_replica_set_text(t, "rseen_key", m->rseen_key);
+}
+
+/* A slice of the expired records, at most once a minute; its own transaction, so a full
+ * map never stops the answers from coming in. */
+static void purge(ec_ocsp_replica *r, apr_pool_t *p, ec_ocsp_sync_stats_t *stats)
+{
+    ec_ocsp_replica_txn *t;
+    apr_time_t now = apr_time_now();
+    int removed = 0;
+
+    if (ec_ocsp_replica_begin(r, p, &t) != APR_SUCCESS)
+        return;
+    if (now - ec_ocsp_replica_mark(t, "purged_at") < PURGE_EVERY ||
+        ec_ocsp_replica_purge(t, apr_time_sec(now) - PURGE_AFTER, PURGE_SLICE, &removed) != APR_SUCCESS ||
+        ec_ocsp_replica_set_mark(t, "purged_at", now) != APR_SUCCESS) {
+        ec_ocsp_replica_abort(t);
+        return;
+    }
+    if (ec_ocsp_replica_commit(t) == APR_SUCCESS)
+        stats->purged += removed;
+}
+
+/* Everything a batch read, and the marks that say how far it got, in one transaction; the
+ * last batch of a round hands the turn back in it too. A record too large for the replica
+ * is stored as a tombstone: whatever it held before is never served. */
+static apr_status_t apply(ec_ocsp_replica *r, batch_t *b, const marks_t *m, int caught_up, int last)
 {
     ec_ocsp_replica_txn *t;
     apr_status_t rv;
-    int purged = 0;
 
     if ((rv = ec_ocsp_replica_begin(r, b->p, &t)) != APR_SUCCESS)
         return rv;
     for (int i = 0; i < b->recs->nelts && rv == APR_SUCCESS; i++) {
         sync_rec *s = &APR_ARRAY_IDX(b->recs, i, sync_rec);
         rv = ec_ocsp_replica_put(t, s->key, &s->e);
+        if (rv == APR_EINVAL) {
+            ec_ocsp_entry_t tomb;
+            ec_log(EC_LOG_WARN, "ECU0010", "the OCSP answer %s (%" APR_SIZE_T_FMT " octets) does not fit a "
+                   "replica record: answered from the database", s->key, s->e.der_len);
+            ec_ocsp_entry_tombstone(&tomb, s->e.sc, b->now_s + TOMBSTONE_KEEP);
+            rv = ec_ocsp_replica_put(t, s->key, &tomb);
+        }
         if (rv == APR_EEXIST)
             rv = APR_SUCCESS;
     }
     if (rv == APR_SUCCESS)
-        rv = ec_ocsp_replica_purge(t, b->now_s - PURGE_AFTER, PURGE_SLICE, &purged);
-    if (rv == APR_SUCCESS && (rv = ec_ocsp_replica_set_mark(t, "seen", m->seen)) == APR_SUCCESS &&
-        (rv = ec_ocsp_replica_set_mark(t, "floor", m->floor)) == APR_SUCCESS &&
-        (rv = ec_ocsp_replica_set_text(t, "floor_serial", m->floor_serial)) == APR_SUCCESS &&
-        (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) == APR_SUCCESS && caught_up)
+        rv = put_marks(t, m);
+    if (rv == APR_SUCCESS && caught_up)
         rv = ec_ocsp_replica_set_mark(t, "caught_up", m->boot);
+    if (rv == APR_SUCCESS && last)
+        rv = mark_released(t, 1);
     if (rv != APR_SUCCESS) {
         ec_ocsp_replica_abort(t);
         return rv;
     }
-    stats->purged += purged;
     return ec_ocsp_replica_commit(t);
 }
 
 static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p, marks_t *m,
-                              ec_ocsp_sync_stats_t *stats)
+                              apr_time_t deadline, ec_ocsp_sync_stats_t *stats)
 {
     batch_t b = { p, apr_array_make(p, 64, sizeof(sync_rec)), apr_time_sec(apr_time_now()) };
-    apr_int64_t since, newest, rnewest = m->rseen, last_sc = 0;
+    apr_int64_t since, newest, last_sc = 0, rseen_before = m->rseen;
     char last_serial[sizeof(m->floor_serial)];
-    int changes_full = 0, answers = 0, fetched = 0, changes;
+    int changes_full = 0, answers = 0, fetched = 0, changes, last;
     apr_status_t rv;
 
     /* A new replica has no older answer to hide: status changes count from now. */
@@ -366,21 +424,25 @@ static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p,
         m->floor = last_sc;
         apr_cpystrn(m->floor_serial, last_serial, sizeof(m->floor_serial));
     }
-    if ((rv = read_feed(st, &b, m->rseen, &rnewest, &answers)) != APR_SUCCESS)
+    if ((rv = read_feed(st, &b, m, &answers)) != APR_SUCCESS)
         return rv;
     /* Late answers are looked for once the feed has caught up (a bulk load puts far more
      * than a window's worth inside the margin). */
-    if (m->rseen && answers < EC_OCSP_SYNC_FEED_BATCH &&
-        (rv = read_late(r, st, &b, m->rseen - EC_OCSP_SYNC_RMARGIN_US, m->rseen, &fetched)) != APR_SUCCESS)
+    if (rseen_before && answers < EC_OCSP_SYNC_FEED_BATCH &&
+        (rv = read_late(r, st, &b, rseen_before - EC_OCSP_SYNC_RMARGIN_US, rseen_before, &fetched)) != APR_SUCCESS)
         return rv;
-    m->seen = newest;
-    m->rseen = rnewest;
+    /* While a full batch of certificates is being worked through, the newest change is its
+     * last: a Sub CA's later change must not make the next batch skip ahead. */
+    m->seen = changes_full ? last_sc : newest;
     stats->behind = changes_full || answers >= EC_OCSP_SYNC_FEED_BATCH;
     stats->changes += changes;
     stats->answers += answers + fetched;
     stats->fetched += fetched;
-    if ((rv = apply(r, &b, m, !stats->behind, stats)) == APR_SUCCESS && !stats->behind)
+    last = !stats->behind || apr_time_now() >= deadline;
+    if ((rv = apply(r, &b, m, !stats->behind, last)) == APR_SUCCESS && !stats->behind)
         stats->caught_up = 1;
+    if (rv == APR_SUCCESS && last)
+        stats->released = 1;
     return rv;
 }
 
@@ -389,7 +451,7 @@ apr_status_t ec_ocsp_sync_round(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *
 {
     apr_time_t start = apr_time_now();
     marks_t m;
-    apr_status_t rv, end;
+    apr_status_t rv = APR_SUCCESS;
 
     memset(stats, 0, sizeof(*stats));
     if ((rv = claim(r, p, start)) != APR_SUCCESS)
@@ -398,10 +460,15 @@ apr_status_t ec_ocsp_sync_round(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *
         do {
             apr_pool_t *bp;
             apr_pool_create(&bp, p);
-            rv = one_batch(r, st, bp, &m, stats);
+            rv = one_batch(r, st, bp, &m, start + budget_us, stats);
             apr_pool_destroy(bp);
-        } while (rv == APR_SUCCESS && stats->behind && apr_time_now() - start < budget_us);
+        } while (rv == APR_SUCCESS && !stats->released);
     }
-    end = release(r, p);
-    return rv != APR_SUCCESS ? rv : end;
+    if (!stats->released) {
+        apr_status_t end = release_after_failure(r, p);
+        if (rv == APR_SUCCESS)
+            rv = end;
+    }
+    purge(r, p, stats);
+    return rv;
 }

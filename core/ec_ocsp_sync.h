@@ -8,7 +8,7 @@
  *      signed for a status that has changed since becomes a tombstone instead;
  *   3. answers of the last seconds that the replica does not hold (their transactions
  *      committed after the round that should have seen them) are fetched one by one;
- *   4. records expired for an hour are purged, a slice per round.
+ *   4. records expired for an hour are purged, a slice a minute.
  * A fresh or rebuilt replica is filled by the same rounds, a batch at a time, from the
  * start of the table; until a round has caught up, the replica is not "current" and the
  * responder asks the database first (ec_ocsp_entry_verdict). */
@@ -32,6 +32,7 @@ typedef struct {
     int purged;
     int behind;                 /* more is waiting: a feed returned a full batch */
     int caught_up;              /* this round caught up (the replica is current) */
+    int released;               /* the turn was handed back with the last batch */
 } ec_ocsp_sync_stats_t;
 
 extern const ec_stmt_t ec_ocsp_sync_stmts[];

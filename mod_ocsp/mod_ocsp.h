@@ -97,5 +97,7 @@ void ocsp_handler_child_init(apr_pool_t *p);
 /* mod_ocsp_watch.c */
 int ocsp_watch_post_config(apr_pool_t *pconf, server_rec *s);
 void ocsp_watch_child_init(apr_pool_t *pchild, server_rec *s);
+/* 1 while this child's replica job finds the database unreachable. */
+int ocsp_watch_db_down(void);
 
 #endif

@@ -164,19 +164,21 @@ static ocsp_issuer_conf *find_issuer(ocsp_srv_conf *c, const ec_ocsp_certid_t *i
     return NULL;
 }
 
-/* The replica's record for one CertID and its verdict; *kept (der in buf) unless a miss. */
+/* The replica's record for one CertID and its verdict; *kept (in the request pool) unless
+ * a miss. */
 static ec_ocsp_verdict_t from_replica(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id,
-                                      const char *serial, ec_ocsp_entry_t *kept, uint8_t *buf)
+                                      const char *serial, ec_ocsp_entry_t *kept)
 {
     ec_ocsp_replica *rep = ocsp_g.replica;
     char key[EC_OCSP_KEY_MAX];
+    int current;
 
     if (!rep || id->serial.n > EC_OCSP_SERIAL_MAX)
         return EC_OCSP_MISS;
     ec_ocsp_entry_key(key, is->tag, id->alg, serial);
-    switch (ec_ocsp_replica_get(rep, key, kept, buf)) {
+    switch (ec_ocsp_replica_get(rep, key, x->r->pool, kept, &current)) {
     case 1:
-        return ec_ocsp_entry_verdict(kept, x->now, x->conf->refresh, ec_ocsp_replica_current(rep));
+        return ec_ocsp_entry_verdict(kept, x->now, x->conf->refresh, current);
     case -1:
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, x->r,
                       "ECO0041: the replica's record %s fails its check: answered from the database", key);
@@ -186,19 +188,20 @@ static ec_ocsp_verdict_t from_replica(req_ctx *x, ocsp_issuer_conf *is, const ec
     }
 }
 
-/* The pre-signed answer for one CertID of issuer is: EC_OCSP_SUCCESSFUL with *e (der in
- * buf or the request pool), or the error status to send. */
-static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ec_ocsp_entry_t *e,
-                      uint8_t *buf)
+/* The pre-signed answer for one CertID of issuer is: EC_OCSP_SUCCESSFUL with *e (der in the
+ * request pool), or the error status to send. */
+static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ec_ocsp_entry_t *e)
 {
     request_rec *r = x->r;
     const char *serial = ec_ocsp_serial_hex(r->pool, id->serial.p, id->serial.n);
     ec_ocsp_entry_t kept;
-    ec_ocsp_verdict_t have = from_replica(x, is, id, serial, &kept, buf), stored = EC_OCSP_MISS;
+    ec_ocsp_verdict_t have = from_replica(x, is, id, serial, &kept), stored = EC_OCSP_MISS;
     ec_ocsp_rec_t rec;
     ec_store_t *st = NULL;
+    int looked_up = 0;
 
-    if (have == EC_OCSP_SERVE) {
+    /* While the database is known to be away, what the replica holds is the best there is. */
+    if (have == EC_OCSP_SERVE || (have == EC_OCSP_FALLBACK && ocsp_watch_db_down())) {
         *e = kept;
         return EC_OCSP_SUCCESSFUL;
     }
@@ -210,6 +213,7 @@ static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *
         (!(st = store(x)) || ocsp_issuer_ready(is, st, r->pool) < 0 ||
          ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) != APR_SUCCESS))
         goto unavailable;
+    looked_up = 1;
     if ((stored = ec_ocsp_rec_verdict(&rec, x->now, x->conf->refresh)) != EC_OCSP_SERVE) {
         /* Issued certificates are signed on demand (the answer is stored, and the replica
          * takes it from there); a serial never issued costs a token and is not kept, so a
@@ -225,12 +229,13 @@ static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *
     return EC_OCSP_SUCCESSFUL;
 
 unavailable:
-    /* Store or HSM unreachable: an answer that is still within its validity will do. */
+    /* Store or HSM unreachable: an answer that is still within its validity will do, but
+     * never one the database has just shown to be for an older status. */
     if (stored == EC_OCSP_FALLBACK) {
         ec_ocsp_entry_from_rec(e, &rec);
         return EC_OCSP_SUCCESSFUL;
     }
-    if (have == EC_OCSP_FALLBACK) {
+    if (have == EC_OCSP_FALLBACK && (!looked_up || (rec.found && kept.sc >= rec.sc))) {
         *e = kept;
         return EC_OCSP_SUCCESSFUL;
     }
@@ -250,8 +255,8 @@ static int status_of(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *i
     if (id->serial.n > EC_OCSP_SERIAL_MAX)
         return EC_OCSP_SUCCESSFUL;      /* unknown */
     serial = ec_ocsp_serial_hex(r->pool, id->serial.p, id->serial.n);
-    have = from_replica(x, is, id, serial, &kept, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
-    if (have != EC_OCSP_SERVE) {
+    have = from_replica(x, is, id, serial, &kept);
+    if (have != EC_OCSP_SERVE && !(have == EC_OCSP_FALLBACK && ocsp_watch_db_down())) {
         if ((st = store(x)) && ocsp_issuer_ready(is, st, r->pool) == 0 &&
             ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) == APR_SUCCESS) {
             sr->status = rec.found ? rec.status : EC_OCSP_UNKNOWN;
@@ -288,7 +293,7 @@ static int answer_fresh(req_ctx *x, const ec_ocsp_req_t *req, ocsp_issuer_conf *
          * responder leave the nonce out; the client decides). */
         if (req->n == 1) {
             ec_ocsp_entry_t e;
-            int st = answer_one(x, signer, &req->ids[0], &e, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
+            int st = answer_one(x, signer, &req->ids[0], &e);
             return st == EC_OCSP_SUCCESSFUL ? send_entry(r, &e) : send_error(r, st);
         }
         return send_error(r, EC_OCSP_TRY_LATER);
@@ -394,7 +399,7 @@ int ocsp_handler(request_rec *r)
     x.now = apr_time_sec(r->request_time);
     if (req.n == 1 && !(c->nonce && req.has_nonce)) {
         ec_ocsp_entry_t e;
-        int st = answer_one(&x, signer, &req.ids[0], &e, apr_palloc(r->pool, EC_OCSP_ENTRY_MAX));
+        int st = answer_one(&x, signer, &req.ids[0], &e);
         return st == EC_OCSP_SUCCESSFUL ? send_entry(r, &e) : send_error(r, st);
     }
     return answer_fresh(&x, &req, signer, owner, c->nonce && req.has_nonce);

@@ -122,6 +122,11 @@ static job_t jobs[] = {
  * finishes first and no other starts. */
 static int stopping;
 
+int ocsp_watch_db_down(void)
+{
+    return __atomic_load_n(&jobs[0].db_down, __ATOMIC_RELAXED);
+}
+
 static apr_status_t stop_rounds(void *data)
 {
     __atomic_store_n(&stopping, 1, __ATOMIC_SEQ_CST);
@@ -157,12 +162,12 @@ static void job_round(job_t *j, server_rec *s, apr_pool_t *pool)
         if (!j->db_down && j->says_db)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "ECO0050: the database is unreachable: answering from the replica, tryLater otherwise");
-        j->db_down = 1;
+        __atomic_store_n(&j->db_down, 1, __ATOMIC_RELAXED);
         return;
     }
     if (j->db_down && j->says_db)
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECO0051: the database is back");
-    j->db_down = 0;
+    __atomic_store_n(&j->db_down, 0, __ATOMIC_RELAXED);
     j->backoff = 0;
     j->retry_at = 0;
     j->work(ec_store_wrap(pool, dbd->driver, dbd->handle, dbd->prepared), pool);

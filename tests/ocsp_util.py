@@ -314,11 +314,25 @@ def replica_key(issuer, serial, alg="sha1"):
     return "%s/%d/%s" % (issuer.hashes("sha1")[1][:8].hex(), 1 if alg == "sha1" else 2, serial)
 
 
+# A replica record (core/ec_ocsp_entry.c): check 8, magic 4, status 4, reason 4, key length 4,
+# DER length 4, pad 4, four times 8, DER hash 8; then the key, then the DER.
+RECORD_HEADER = 72
+
+
+def record_status(v):
+    """0 good, 1 revoked, 2 unknown, 255 tombstone."""
+    return int.from_bytes(v[12:16], "little")
+
+
+def record_der(v):
+    return v[RECORD_HEADER + int.from_bytes(v[20:24], "little"):]
+
+
 def replica_has(stack, issuer, serial, instance=1, records=None):
     """Both CertID hashes of serial have an answer (not a tombstone) in the node's replica."""
     recs = records if records is not None else replica_records(stack, instance)
     for alg in ("sha1", "sha256"):
         v = recs.get(replica_key(issuer, serial, alg))
-        if not v or int.from_bytes(v[4:8], "little") not in (0, 1, 2):
+        if not v or record_status(v) not in (0, 1, 2):
             return False
     return True

@@ -12,7 +12,6 @@ import pytest
 
 import ocsp_util as u
 
-HEADER = 64          # the record header before the DER (ec_ocsp_entry.c)
 BULK = 300
 
 
@@ -99,7 +98,7 @@ def test_revocation_reaches_the_replica(stack, ca):
 
     def replica_status():
         v = u.replica_records(stack).get(u.replica_key(ca["ssl"], s))
-        return int.from_bytes(v[4:8], "little") if v else None
+        return u.record_status(v) if v else None
     assert u.wait_for(replica_status, 1, 5, 0.1)[0] == 1          # EC_OCSP_REVOKED, signed
     stack.stop_mariadb()
     try:
@@ -132,7 +131,7 @@ def test_damaged_record_is_never_served(stack, ca):
     stack.expect_log(r"ECO0041: the replica's record .* fails its check")
     s = u.add_cert(stack, ca["ssl"])
     wait_replicated(stack, ca["ssl"], [s])
-    der = u.replica_records(stack)[u.replica_key(ca["ssl"], s)][HEADER:]
+    der = u.record_der(u.replica_records(stack)[u.replica_key(ca["ssl"], s)])
     stack.stop_httpd()
     data = os.path.join(u.replica_dir(stack), "data.mdb")
     with open(data, "rb") as f:
@@ -208,9 +207,31 @@ def test_mass_revocation_in_one_statement_buries_every_answer(stack, ca):
     def still_good():
         recs = u.replica_records(st)
         return sum(1 for s in serials for alg in ("sha1", "sha256")
-                   if int.from_bytes(recs[u.replica_key(ca["ssl"], s, alg)][4:8], "little") == 0)
+                   if u.record_status(recs[u.replica_key(ca["ssl"], s, alg)]) == 0)
     left, waited = u.wait_for(still_good, 0, 30, 0.5)
     assert left == 0, "%d answers still GOOD in the replica after %.1fs" % (left, waited)
     # the last serials (past the batch boundary) over HTTP: revoked, signed on demand
     for s in serials[-5:]:
         assert u.cert_status(st, ca["ssl"], s) == "REVOKED"
+
+
+def test_answers_sharing_one_updated_at_all_reach_a_new_replica(stack, ca):
+    """A schema migration gives every existing answer one updated_at: a new replica still
+    takes all of them, across feed batches (2,000) inside the one timestamp."""
+    n = 1500
+    prefix = "3" + u.new_serial(3)[:5]
+    stack.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
+              "not_after, status) SELECT CONCAT(%s, LPAD(HEX(seq), 34, '0')), %s, 'migrated.example.com', "
+              "UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
+              "UTC_TIMESTAMP() + INTERVAL 90 DAY, 'issued' FROM seq_1_to_" + str(n), (prefix, ca["ev"].id, prefix))
+    serials = [r[0] for r in stack.sql("SELECT serial_hex FROM certificate WHERE serial_hex LIKE %s",
+                                       (prefix + "%",))]
+    stack.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
+              "WHERE serial_hex LIKE %s", (prefix + "%",))
+    wait_queue_empty(stack, 120)
+    stack.stop_httpd()
+    stack.sql("UPDATE ocsp_response SET updated_at = '2026-01-01 00:00:00.000000'")
+    assert stack.sql("SELECT COUNT(*) FROM ocsp_response")[0][0] > 2000
+    shutil.rmtree(u.replica_dir(stack))
+    stack.start_httpd()
+    wait_replicated(stack, ca["ev"], serials, 60)

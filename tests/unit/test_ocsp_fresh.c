@@ -178,7 +178,7 @@ static void replica(apr_pool_t *p)
     ec_ocsp_replica *r;
     ec_ocsp_replica_txn *t;
     ec_ocsp_entry_t e, got, tomb;
-    uint8_t buf[EC_OCSP_ENTRY_MAX];
+    int cur = 0;
     const char *k1 = "0123456789abcdef/1/01", *k2 = "0123456789abcdef/1/02", *k3 = "0123456789abcdef/2/03";
     apr_pool_t *sp;
     apr_status_t rv;
@@ -193,7 +193,7 @@ static void replica(apr_pool_t *p)
        "a new replica is prepared empty (%s)", info.why ? info.why : "-");
     apr_pool_create(&sp, p);
     ok(ec_ocsp_replica_open(sp, dir, MAP, 126, &r) == APR_SUCCESS, "opened");
-    ok(ec_ocsp_replica_get(r, k1, &got, buf) == 0, "absent: 0");
+    ok(ec_ocsp_replica_get(r, k1, p, &got, &cur) == 0, "absent: 0");
     ok(!ec_ocsp_replica_current(r), "not current before a sync round caught up");
 
     ec_ocsp_replica_begin(r, p, &t);
@@ -209,11 +209,16 @@ static void replica(apr_pool_t *p)
     ec_ocsp_entry_tombstone(&tomb, 20, NOW + 86400);
     ok(ec_ocsp_replica_put(t, k3, &tomb) == APR_SUCCESS, "a tombstone stored");
     ec_ocsp_replica_set_mark(t, "caught_up", ec_ocsp_replica_mark(t, "boot"));
+    ec_ocsp_replica_set_mark(t, "synced_at", apr_time_now() - EC_OCSP_REPLICA_LEASE_US - 1);
     ok(ec_ocsp_replica_commit(t) == APR_SUCCESS, "committed");
+    ok(!ec_ocsp_replica_current(r), "caught up, but the last good round is older than the lease: not current");
+    ec_ocsp_replica_begin(r, p, &t);
+    ec_ocsp_replica_set_mark(t, "synced_at", apr_time_now());
+    ec_ocsp_replica_commit(t);
 
-    ok(ec_ocsp_replica_get(r, k1, &got, buf) == 1 && got.sc == 10 && got.this_update == NOW - 100,
-       "read back without a lock: the newer status's answer");
-    ok(ec_ocsp_replica_get(r, k3, &got, buf) == 1 && got.status == EC_OCSP_TOMBSTONE &&
+    ok(ec_ocsp_replica_get(r, k1, p, &got, &cur) == 1 && got.sc == 10 && got.this_update == NOW - 100 && cur,
+       "read back without a lock: the newer status's answer, current");
+    ok(ec_ocsp_replica_get(r, k3, p, &got, &cur) == 1 && got.status == EC_OCSP_TOMBSTONE &&
        ec_ocsp_entry_verdict(&got, NOW, REFRESH, 1) == EC_OCSP_MISS, "the tombstone reads as a miss");
     ok(ec_ocsp_replica_current(r), "current once caught up in this boot");
 
@@ -221,7 +226,7 @@ static void replica(apr_pool_t *p)
     rv = ec_ocsp_replica_purge(t, NOW - 3600, 100, &removed);
     ok(rv == APR_SUCCESS && removed == 1, "the purge removes the expired record only (%d)", removed);
     ec_ocsp_replica_commit(t);
-    ok(ec_ocsp_replica_get(r, k2, &got, buf) == 0 && ec_ocsp_replica_get(r, k1, &got, buf) == 1,
+    ok(ec_ocsp_replica_get(r, k2, p, &got, &cur) == 0 && ec_ocsp_replica_get(r, k1, p, &got, &cur) == 1,
        "expired gone, live kept");
     apr_pool_destroy(sp);
 
@@ -231,7 +236,7 @@ static void replica(apr_pool_t *p)
     apr_pool_create(&sp, p);
     ec_ocsp_replica_open(sp, dir, MAP, 126, &r);
     ok(!ec_ocsp_replica_current(r), "a new boot: not current until a round of it catches up");
-    ok(ec_ocsp_replica_get(r, k1, &got, buf) == 1, "the answers survived the restart");
+    ok(ec_ocsp_replica_get(r, k1, p, &got, &cur) == 1, "the answers survived the restart");
     apr_pool_destroy(sp);
 
     /* One byte of a stored DER changed behind LMDB's back: found, refused, never served. */
@@ -243,7 +248,7 @@ static void replica(apr_pool_t *p)
            "its header still looks right: the file is kept");
         apr_pool_create(&sp, p);
         ec_ocsp_replica_open(sp, dir, MAP, 126, &r);
-        ok(ec_ocsp_replica_get(r, k1, &got, buf) == -1, "the record fails its check: -1, not served");
+        ok(ec_ocsp_replica_get(r, k1, p, &got, &cur) == -1, "the record fails its check: -1, not served");
         apr_pool_destroy(sp);
         /* The file's first pages (LMDB's meta pages) overwritten. */
         static const char junk[8192] = "not an LMDB file";
@@ -267,7 +272,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    plan(53);
+    plan(54);
     verdicts();
     replacing();
     encoding();
