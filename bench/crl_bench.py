@@ -27,41 +27,9 @@ SEC = int(os.environ.get("BENCH_SEC", "10"))
 SIZES = [int(x) for x in os.environ.get("BENCH_SIZES", "1000,100000,1000000").split(",")]
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 sys.path.insert(0, os.path.join(SRC, "scripts"))
-from stack import Stack, free_ports, become_subreaper, wait_pid_gone, read_pid  # noqa: E402
-
-STOCK_CONF = """# A stock httpd: Debian's mpm_event.conf and apache2.conf defaults, serving files.
-ServerRoot "{dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{dir}/httpd.pid"
-ErrorLog "{dir}/error.log"
-LogLevel warn
-{user}
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
-StartServers 2
-MinSpareThreads 25
-MaxSpareThreads 75
-ThreadLimit 64
-ThreadsPerChild 25
-MaxRequestWorkers 150
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 100
-KeepAliveTimeout 5
-Timeout 300
-TypesConfig /etc/mime.types
-AddType application/pkix-crl .crl
-DocumentRoot "{dir}/htdocs"
-<Directory />
-    Require all denied
-</Directory>
-<Directory "{dir}/htdocs">
-    Require all granted
-</Directory>
-"""
-
+sys.path.insert(0, os.path.join(SRC, "bench"))
+from stack import Stack, free_ports, become_subreaper  # noqa: E402
+from stock_httpd import StockHttpd  # noqa: E402
 
 def say(msg):
     print("bench: " + msg, flush=True)
@@ -94,7 +62,7 @@ def main():
     rundir = tempfile.mkdtemp(prefix="ecert-crlbench-", dir="/tmp")
     port, dbport, sport = free_ports(3)
     st = Stack(rundir, port, dbport, SRC, quiet=True)
-    stock_dir = os.path.join(rundir, "stock")
+    stock = StockHttpd(rundir, sport, "AddType application/pkix-crl .crl")
     ok = False
     try:
         say("load average at start: %s" % open("/proc/loadavg").read().split()[:3])
@@ -168,23 +136,15 @@ def main():
             if r.stdout == "200" and os.path.getsize(rundir + "/served.crl") == size:
                 break
             time.sleep(0.2)
-        os.makedirs(stock_dir + "/htdocs")
-        os.makedirs(stock_dir + "/logs")
-        shutil.copy(rundir + "/served.crl", stock_dir + "/htdocs/eCertSCA3-17CRL1.crl")
-        with open(stock_dir + "/httpd.conf", "w") as f:
-            f.write(STOCK_CONF.format(dir=stock_dir, port=sport,
-                                      user="User www-data\nGroup www-data" if os.geteuid() == 0 else ""))
-        os.chmod(stock_dir, 0o755)
-        os.chmod(stock_dir + "/htdocs", 0o755)
-        os.chmod(stock_dir + "/htdocs/eCertSCA3-17CRL1.crl", 0o644)
-        subprocess.run(["/usr/sbin/apache2", "-f", stock_dir + "/httpd.conf", "-k", "start"], check=True)
-        surl = "http://127.0.0.1:%d/eCertSCA3-17CRL1.crl" % sport
+        shutil.copy(rundir + "/served.crl", stock.htdocs + "/eCertSCA3-17CRL1.crl")
+        stock.start()
+        surl = stock.url("/eCertSCA3-17CRL1.crl")
         for _ in range(50):
             if subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", surl],
                               capture_output=True, text=True).stdout == "200":
                 break
             time.sleep(0.1)
-        a = subprocess.run(["sha256sum", rundir + "/served.crl", stock_dir + "/htdocs/eCertSCA3-17CRL1.crl"],
+        a = subprocess.run(["sha256sum", rundir + "/served.crl", stock.htdocs + "/eCertSCA3-17CRL1.crl"],
                            capture_output=True, text=True).stdout.split()
         assert a[0] == a[2], "not the same bytes"
         res = {"a": [], "b": []}
@@ -209,11 +169,7 @@ def main():
         say("load average at end: %s" % open("/proc/loadavg").read().split()[:3])
         ok = True
     finally:
-        pid = read_pid(stock_dir + "/httpd.pid")
-        if pid:
-            subprocess.run(["/usr/sbin/apache2", "-f", stock_dir + "/httpd.conf", "-k", "stop"],
-                           capture_output=True)
-            wait_pid_gone(pid, 30)
+        stock.stop()
         st.stop()
         if ok:
             shutil.rmtree(rundir, ignore_errors=True)

@@ -40,47 +40,13 @@ N = int(os.environ.get("BENCH_CERTS", "100000"))        # the realistic phase's 
 M = 10 * N
 sys.path.insert(0, os.path.join(SRC, "scripts"))
 sys.path.insert(0, os.path.join(SRC, "tests"))
-from stack import Stack, free_ports, become_subreaper, wait_pid_gone, read_pid  # noqa: E402
+sys.path.insert(0, os.path.join(SRC, "bench"))
+from stack import Stack, free_ports, become_subreaper  # noqa: E402
+from stock_httpd import StockHttpd  # noqa: E402
 import ocsp_util as u  # noqa: E402
 
 LUA = os.path.join(SRC, "bench", "ocsp_dist.lua")
 RESPONDER_KEY = "Hongkong Post e-Cert SSL CA 3 - 17 OCSP Responder"
-
-STOCK_CONF = """# A stock httpd: Debian's mpm_event.conf and apache2.conf defaults, serving files.
-ServerRoot "{dir}"
-ServerName 127.0.0.1
-Listen 127.0.0.1:{port}
-PidFile "{dir}/httpd.pid"
-ErrorLog "{dir}/error.log"
-LogLevel warn
-LogFormat "%h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agent}}i\\"" combined
-CustomLog "{dir}/access.log" combined
-{user}
-LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
-LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
-LoadModule mime_module /usr/lib/apache2/modules/mod_mime.so
-StartServers 2
-MinSpareThreads 25
-MaxSpareThreads 75
-ThreadLimit 64
-ThreadsPerChild 25
-MaxRequestWorkers 150
-MaxConnectionsPerChild 0
-KeepAlive On
-MaxKeepAliveRequests 100
-KeepAliveTimeout 5
-Timeout 300
-TypesConfig /etc/mime.types
-AddType application/ocsp-response .der
-DocumentRoot "{dir}/htdocs"
-<Directory />
-    Require all denied
-</Directory>
-<Directory "{dir}/htdocs">
-    Require all granted
-</Directory>
-"""
-
 
 def say(msg):
     print("bench: " + msg, flush=True)
@@ -149,39 +115,6 @@ def show_memory(st, label):
     return max(m[1] for m in mem)
 
 
-class Stock:
-    def __init__(self, rundir, port):
-        self.dir = os.path.join(rundir, "stock")
-        self.port = port
-        os.makedirs(self.dir + "/htdocs/r")
-        user = "User nobody\nGroup nogroup" if os.geteuid() == 0 else ""
-        with open(self.dir + "/httpd.conf", "w") as f:
-            f.write(STOCK_CONF.format(dir=self.dir, port=port, user=user))
-
-    def url(self, path):
-        return "http://127.0.0.1:%d%s" % (self.port, path)
-
-    def start(self):
-        for root, dirs, files in os.walk(self.dir):
-            os.chmod(root, 0o755)
-            for name in files:
-                os.chmod(os.path.join(root, name), 0o644)
-        subprocess.run(["/usr/sbin/apache2", "-f", self.dir + "/httpd.conf", "-k", "start"], check=True)
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(self.url("/"), timeout=1)
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                time.sleep(0.1)
-
-    def stop(self):
-        pid = read_pid(self.dir + "/httpd.pid")
-        if pid:
-            subprocess.run(["/usr/sbin/apache2", "-f", self.dir + "/httpd.conf", "-k", "stop"], capture_output=True)
-            wait_pid_gone(pid, 30)
-
-
 def serial(prefix, n):
     return prefix + ("%x" % n).rjust(39, "0")
 
@@ -189,7 +122,7 @@ def serial(prefix, n):
 def insert(st, issuer_id, lo, hi, prefix="1"):
     """Certificates lo..hi: serial prefix + 39 hex digits (20 octets), every 10th revoked."""
     st.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
-           "not_after, status, revoked_at, revocation_reason) SELECT CONCAT(%s, LPAD(HEX(seq), 39, '0')), %s, "
+           "not_after, status, revoked_at, revocation_reason) SELECT CONCAT(%s, LOWER(LPAD(HEX(seq), 39, '0'))), %s, "
            "'bench.example.com', UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
            "UTC_TIMESTAMP() + INTERVAL 90 DAY, IF(seq %% 10 = 0, 'revoked', 'issued'), "
            "IF(seq %% 10 = 0, UTC_TIMESTAMP(), NULL), IF(seq %% 10 = 0, 1, NULL) "
@@ -216,9 +149,11 @@ def queue_phase(st, lo, hi, label):
     measured just before and after (2 threads: one signer per child of the stack's 2)."""
     before = p11sign(st, 2, HALF)
     t0 = time.monotonic()
-    st.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
-           "WHERE server_name = 'bench.example.com' AND serial_hex BETWEEN %s AND %s",
-           (serial("1", lo), serial("1", hi)))
+    # in slices: one statement's row locks must fit InnoDB's lock table
+    for a in range(lo, hi + 1, 100000):
+        st.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
+               "WHERE server_name = 'bench.example.com' AND serial_hex BETWEEN %s AND %s",
+               (serial("1", a), serial("1", min(a + 99999, hi))))
     while st.sql("SELECT COUNT(*) FROM ocsp_pending")[0][0]:
         if time.monotonic() - t0 > 3600:
             raise RuntimeError("the queue did not drain in an hour")
@@ -255,7 +190,7 @@ def export(st, stock, issuer, lo, hi, rundir, tag):
     random.Random(11).shuffle(rows)
     lists = {k: open(os.path.join(rundir, "%s-%s.txt" % (tag, k)), "w") for k in ("get", "post", "stock")}
     for s, der_hex in rows:
-        sub = os.path.join(stock.dir, "htdocs", "r", s[-2:])
+        sub = os.path.join(stock.htdocs, "r", s[-2:])
         os.makedirs(sub, exist_ok=True)
         with open(os.path.join(sub, s + ".der"), "wb") as f:
             f.write(bytes.fromhex(der_hex))
@@ -294,7 +229,8 @@ def main():
     port, dbport, oport, sport = free_ports(4)
     extra = "AddType application/ocsp-response .ocsp\nOCSPFreshSignRate 100000\n"
     st = Stack(rundir, port, dbport, SRC, extra_conf=extra, quiet=True)
-    stock = Stock(rundir, sport)
+    stock = StockHttpd(rundir, sport, "AddType application/ocsp-response .der")
+    os.makedirs(os.path.join(stock.htdocs, "r"))
     ok = False
     targets = []
     try:

@@ -135,12 +135,7 @@ static apr_status_t read_state(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issue
         if (!c[0] || !c[1] || !c[4])
             continue;
         rec = apr_pcalloc(p, sizeof(*rec));
-        rec->found = 1;
-        rec->status = !strcmp(c[1], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
-        rec->revoked_at = (time_t)strtoll(c[2], NULL, 10);
-        rec->reason = rec->status == EC_OCSP_REVOKED ? atoi(c[3]) : -1;
-        rec->sc = strtoll(c[4], NULL, 10);
-        rec->not_after = (time_t)strtoll(c[5], NULL, 10);
+        ec_ocsp_rec_state(rec, c + 1);
         apr_hash_set(by_serial, apr_pstrdup(p, c[0]), APR_HASH_KEY_STRING, rec);
     }
     if (s->failed)
@@ -158,31 +153,18 @@ static apr_status_t read_state(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issue
 static apr_status_t sign_into(apr_pool_t *p, const ec_ocsp_issuer_t *is, const job_t *j, int alg, time_t now,
                               int validity, const char **args)
 {
-    ec_ocsp_single_t one;
-    const uint8_t *serial, *der;
-    size_t serial_len, len;
-    apr_status_t rv;
+    ec_ocsp_rec_t rec = j->rec;
+    apr_status_t rv = ec_ocsp_sign_rec(p, is, j->serial, alg, now, validity, &rec);
 
-    serial = ec_unhex(p, strlen(j->serial) % 2 ? apr_pstrcat(p, "0", j->serial, NULL) : j->serial, &serial_len);
-    if (!serial || !serial_len)
-        return APR_EINVAL;
-    memset(&one, 0, sizeof(one));
-    if (!(one.certid = ec_ocsp_certid(p, alg, &is->hash, serial, serial_len, &one.certid_len)))
-        return APR_ENOMEM;
-    one.status = j->rec.status;
-    one.revoked_at = j->rec.revoked_at;
-    one.reason = j->rec.reason;
-    one.this_update = now;
-    one.next_update = now + validity;
-    if ((rv = ec_ocsp_sign(p, &is->signer, &one, 1, NULL, 0, now, &der, &len)) != APR_SUCCESS)
+    if (rv != APR_SUCCESS)
         return rv;
     args[0] = is->id;
     args[1] = j->serial;
     args[2] = alg == EC_OCSP_HASH_SHA256 ? "sha256" : "sha1";
-    args[3] = ec_sqltime(p, one.this_update);
-    args[4] = ec_sqltime(p, one.next_update);
-    args[5] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)j->rec.sc);
-    args[6] = ec_hex(p, der, len);
+    args[3] = ec_sqltime(p, rec.this_update);
+    args[4] = ec_sqltime(p, rec.next_update);
+    args[5] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)rec.sc);
+    args[6] = ec_hex(p, rec.der, rec.der_len);
     return APR_SUCCESS;
 }
 

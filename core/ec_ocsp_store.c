@@ -110,12 +110,7 @@ apr_status_t ec_ocsp_lookup(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t
         return APR_SUCCESS;
     if (rv != APR_SUCCESS)
         return rv;
-    rec->found = 1;
-    rec->status = !strcmp(c[0], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
-    rec->revoked_at = (time_t)strtoll(c[1], NULL, 10);
-    rec->reason = rec->status == EC_OCSP_REVOKED ? atoi(c[2]) : -1;
-    rec->sc = strtoll(c[3], NULL, 10);
-    rec->not_after = (time_t)strtoll(c[4], NULL, 10);
+    ec_ocsp_rec_state(rec, c);
     if (c[5] && c[6] && c[7] && c[8]) {
         size_t n;
         rec->der = ec_unhex(p, c[8], &n);
@@ -128,9 +123,18 @@ apr_status_t ec_ocsp_lookup(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t
     return APR_SUCCESS;
 }
 
-apr_status_t ec_ocsp_presign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is,
-                             const char *serial_hex, int alg, time_t now, int validity,
-                             ec_ocsp_rec_t *rec)
+void ec_ocsp_rec_state(ec_ocsp_rec_t *rec, const char *const *c)
+{
+    rec->found = 1;
+    rec->status = !strcmp(c[0], "revoked") ? EC_OCSP_REVOKED : EC_OCSP_GOOD;
+    rec->revoked_at = (time_t)strtoll(c[1], NULL, 10);
+    rec->reason = rec->status == EC_OCSP_REVOKED ? atoi(c[2]) : -1;
+    rec->sc = strtoll(c[3], NULL, 10);
+    rec->not_after = (time_t)strtoll(c[4], NULL, 10);
+}
+
+apr_status_t ec_ocsp_sign_rec(apr_pool_t *p, const ec_ocsp_issuer_t *is, const char *serial_hex, int alg,
+                              time_t now, int validity, ec_ocsp_rec_t *rec)
 {
     ec_ocsp_single_t one;
     const uint8_t *serial, *der;
@@ -158,12 +162,21 @@ apr_status_t ec_ocsp_presign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_
     rec->next_update = one.next_update;
     rec->resp_sc = rec->sc;
     rec->has_resp = 1;
-    if (!rec->found)
-        return APR_SUCCESS;     /* never-issued serials are not worth a row (bounded cache only) */
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_ocsp_presign(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is,
+                             const char *serial_hex, int alg, time_t now, int validity,
+                             ec_ocsp_rec_t *rec)
+{
+    apr_status_t rv = ec_ocsp_sign_rec(p, is, serial_hex, alg, now, validity, rec);
+
+    if (rv != APR_SUCCESS || !rec->found)
+        return rv;      /* never-issued serials are not worth a row */
     return ec_store_exec(s, p, "ocsp_upsert", NULL,
-                         EC_ARGS(is->id, serial_hex, alg_name(alg), ec_sqltime(p, one.this_update),
-                                 ec_sqltime(p, one.next_update), apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)rec->sc),
-                                 ec_hex(p, der, len)));
+                         EC_ARGS(is->id, serial_hex, alg_name(alg), ec_sqltime(p, rec->this_update),
+                                 ec_sqltime(p, rec->next_update), apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)rec->sc),
+                                 ec_hex(p, rec->der, rec->der_len)));
 }
 
 apr_status_t ec_ocsp_db_now(ec_store_t *s, apr_pool_t *p, long long *now_us)

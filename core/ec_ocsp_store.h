@@ -44,6 +44,15 @@ apr_status_t ec_ocsp_issuer_load(ec_store_t *s, apr_pool_t *p, ec_p11 *p11, cons
 apr_status_t ec_ocsp_lookup(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is,
                             const char *serial_hex, int alg, ec_ocsp_rec_t *rec);
 
+/* The state columns status, revoked_at (s), reason, status_changed (us), not_after (s)
+ * into rec (found = 1). */
+void ec_ocsp_rec_state(ec_ocsp_rec_t *rec, const char *const *c);
+
+/* Signs the single response for rec's status (unknown when !rec->found), valid from now
+ * for validity seconds, into rec (der, this_update, next_update, resp_sc = sc). One C_Sign. */
+apr_status_t ec_ocsp_sign_rec(apr_pool_t *p, const ec_ocsp_issuer_t *is, const char *serial_hex, int alg,
+                              time_t now, int validity, ec_ocsp_rec_t *rec);
+
 /* Signs the single response for rec's status (unknown when !rec->found), valid from now
  * for validity seconds, into rec (der, this_update, next_update, resp_sc = sc). Responses
  * for issued serials are stored (a newer stored one is never overwritten). */

@@ -43,6 +43,22 @@ def bulk_add(stack, issuer, n):
     return serials
 
 
+def seq_certs(stack, issuer, n):
+    """n certificates inserted by one statement (serials: a random prefix and a counter, in
+    order), all queued; (prefix, serials in serial order)."""
+    prefix = "2" + u.new_serial(3)[:5]
+    stack.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
+              "not_after, status) SELECT CONCAT(%s, LPAD(HEX(seq), 34, '0')), %s, 'seq.example.com', "
+              "UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
+              "UTC_TIMESTAMP() + INTERVAL 90 DAY, 'issued' FROM seq_1_to_" + str(n), (prefix, issuer.id, prefix))
+    serials = [r[0] for r in stack.sql("SELECT serial_hex FROM certificate WHERE serial_hex LIKE %s "
+                                       "ORDER BY serial_hex", (prefix + "%",))]
+    assert len(serials) == n
+    stack.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
+              "WHERE serial_hex LIKE %s", (prefix + "%",))
+    return prefix, serials
+
+
 def wait_queue_empty(stack, timeout):
     left, _ = u.wait_for(lambda: stack.sql("SELECT COUNT(*) FROM ocsp_pending")[0][0], 0, timeout, 0.2)
     assert left == 0, "%d certificates still queued" % left
@@ -185,18 +201,8 @@ def test_mass_revocation_in_one_statement_buries_every_answer(stack, ca):
     """6,000 certificates revoked by one UPDATE share one status_changed, more than one batch
     of the change feed: every one of their answers in the replica is buried (and nothing is
     re-signed here, so only the tombstones stand between a relying party and GOOD)."""
-    n = 6000
-    prefix = "2" + u.new_serial(3)[:5]
     st = stack
-    st.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
-           "not_after, status) SELECT CONCAT(%s, LPAD(HEX(seq), 34, '0')), %s, 'mass.example.com', "
-           "UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
-           "UTC_TIMESTAMP() + INTERVAL 90 DAY, 'issued' FROM seq_1_to_" + str(n), (prefix, ca["ssl"].id, prefix))
-    serials = [r[0] for r in st.sql("SELECT serial_hex FROM certificate WHERE serial_hex LIKE %s ORDER BY serial_hex",
-                                    (prefix + "%",))]
-    assert len(serials) == n
-    st.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
-           "WHERE serial_hex LIKE %s", (prefix + "%",))
+    prefix, serials = seq_certs(st, ca["ssl"], 6000)
     wait_queue_empty(st, 120)
     wait_replicated(st, ca["ssl"], serials, 60)
     st.sql("UPDATE certificate SET status = 'revoked', revoked_at = UTC_TIMESTAMP(), revocation_reason = 1, "
@@ -218,16 +224,7 @@ def test_mass_revocation_in_one_statement_buries_every_answer(stack, ca):
 def test_answers_sharing_one_updated_at_all_reach_a_new_replica(stack, ca):
     """A schema migration gives every existing answer one updated_at: a new replica still
     takes all of them, across feed batches (2,000) inside the one timestamp."""
-    n = 1500
-    prefix = "3" + u.new_serial(3)[:5]
-    stack.sql("INSERT INTO certificate (serial_hex, issuer_id, server_name, spki_sha256, cert_der, not_before, "
-              "not_after, status) SELECT CONCAT(%s, LPAD(HEX(seq), 34, '0')), %s, 'migrated.example.com', "
-              "UNHEX(SHA2(CONCAT(%s, seq), 256)), UNHEX('00'), UTC_TIMESTAMP() - INTERVAL 1 DAY, "
-              "UTC_TIMESTAMP() + INTERVAL 90 DAY, 'issued' FROM seq_1_to_" + str(n), (prefix, ca["ev"].id, prefix))
-    serials = [r[0] for r in stack.sql("SELECT serial_hex FROM certificate WHERE serial_hex LIKE %s",
-                                       (prefix + "%",))]
-    stack.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) SELECT issuer_id, serial_hex FROM certificate "
-              "WHERE serial_hex LIKE %s", (prefix + "%",))
+    _, serials = seq_certs(stack, ca["ev"], 1500)
     wait_queue_empty(stack, 120)
     stack.stop_httpd()
     stack.sql("UPDATE ocsp_response SET updated_at = '2026-01-01 00:00:00.000000'")
