@@ -13,7 +13,7 @@
 #define XSTR(x) STR(x)
 
 /* Fixed-arity statements for a whole batch (prepared once): a shorter batch repeats its last
- * row, which the upsert and the delete take as a no-op. */
+ * row, which the state read and the upsert take as a no-op. */
 #define R2(x) x ", " x
 #define R4(x) R2(R2(x))
 #define R8(x) R4(R2(x))
@@ -43,7 +43,10 @@ const ec_stmt_t ec_ocsp_resign_stmts[] = {
      * a revocation that re-queues one meanwhile waits for this commit, then queues it anew. */
     { "ocsp_resign_take", "SELECT serial_hex, NULL FROM ocsp_pending WHERE issuer_id = %s "
       "ORDER BY queued_at LIMIT " XSTR(CERTS) " FOR UPDATE SKIP LOCKED" },
-    { "ocsp_resign_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex IN (" R32("%s") ")" },
+    /* One row by its whole primary key, a lookup of that row alone: on a small queue the
+     * optimizer reads a list of serials as every row of the issuer, and under READ
+     * COMMITTED that waits for (and deadlocks with) the rows other batches hold. */
+    { "ocsp_resign_done", "DELETE FROM ocsp_pending WHERE issuer_id = %s AND serial_hex = %s" },
     /* Along index ocsp_refresh_take (issuer_id, this_update). */
     { "ocsp_refresh_take", "SELECT serial_hex, hash_alg FROM ocsp_response WHERE issuer_id = %s AND "
       "this_update < %s ORDER BY this_update LIMIT " XSTR(ANSWERS) " FOR UPDATE SKIP LOCKED" },
@@ -184,14 +187,11 @@ static apr_status_t store_answers(ec_store_t *s, apr_pool_t *p, const char **arg
 
 static apr_status_t dequeue(ec_store_t *s, apr_pool_t *p, const ec_ocsp_issuer_t *is, const char **serials, int n)
 {
-    const char *args[1 + CERTS];
+    apr_status_t rv = APR_SUCCESS;
 
-    if (!n)
-        return APR_SUCCESS;
-    args[0] = is->id;
-    for (int i = 0; i < CERTS; i++)
-        args[1 + i] = serials[i < n ? i : n - 1];
-    return ec_store_exec(s, p, "ocsp_resign_done", NULL, 1 + CERTS, args);
+    for (int i = 0; i < n && rv == APR_SUCCESS; i++)
+        rv = ec_store_exec(s, p, "ocsp_resign_done", NULL, EC_ARGS(is->id, serials[i]));
+    return rv;
 }
 
 /* Signs every answer the jobs want into args; *signed_n answers, done[] the serials whose

@@ -17,35 +17,44 @@
 /* A stored answer with what its certificate (or Sub CA) says now: the status it was
  * signed for is the current one only when the status_changed values agree. */
 #define TAG(c) "LOWER(LEFT(HEX(" c "), 16))"
-#define FEED_COLS "SELECT " TAG("i.key_sha1") ", r.serial_hex, r.hash_alg, " EPOCH_S("r.this_update") ", " \
+/* Every statement names its join order and indexes (sql/008): read from the large table along
+ * the feed's index, never from ca outwards. */
+#define FEED_COLS(hint) "SELECT STRAIGHT_JOIN " TAG("i.key_sha1") ", r.serial_hex, r.hash_alg, " EPOCH_S("r.this_update") ", " \
     EPOCH_S("r.next_update") ", " EPOCH_US("r.status_changed") ", " EPOCH_US("r.updated_at") ", " \
     HEX_DER("r.response_der") ", COALESCE(c.status, k.status), " \
     "COALESCE(" EPOCH_S("COALESCE(c.revoked_at, k.revoked_at)") ", 0), " \
     "IF(c.serial_hex IS NOT NULL, COALESCE(c.revocation_reason, -1), COALESCE(k.revocation_reason, 0)), " \
-    EPOCH_US("COALESCE(c.status_changed, k.status_changed)") ", r.issuer_id FROM ocsp_response r " \
-    "JOIN ca i ON i.id = r.issuer_id " \
+    EPOCH_US("COALESCE(c.status_changed, k.status_changed)") ", r.issuer_id FROM ocsp_response r " hint \
+    " JOIN ca i ON i.id = r.issuer_id " \
     "LEFT JOIN certificate c ON c.issuer_id = r.issuer_id AND c.serial_hex = r.serial_hex " \
-    "LEFT JOIN ca k ON k.parent_id = r.issuer_id AND k.serial_hex = r.serial_hex AND k.role IN ('ssl', 'ev') "
+    "LEFT JOIN ca k FORCE INDEX (ca_parent_serial) ON k.parent_id = r.issuer_id AND k.serial_hex = r.serial_hex " \
+    "AND k.role IN ('ssl', 'ev') "
 #define FEED_NCOLS 12
 
 #define CHANGES_BATCH 5000
-#define RECENT_MAX 20000
+#define LATE_BATCH 20000
 
 const ec_stmt_t ec_ocsp_sync_stmts[] = {
     /* In (updated_at, primary key) order, the order of index ocsp_updated: one upsert stores
      * up to 64 answers, and a migration thousands, under one updated_at; the key lets a
      * batch end inside them without losing any. */
-    { "ocsp_sync_feed", FEED_COLS "WHERE r.updated_at >= " FROM_US " AND (r.updated_at > " FROM_US
-      " OR (r.issuer_id, r.serial_hex, r.hash_alg) > (%s, %s, %s)) "
+    { "ocsp_sync_feed", FEED_COLS("FORCE INDEX (ocsp_updated)") "WHERE r.updated_at >= " FROM_US
+      " AND (r.updated_at > " FROM_US " OR (r.issuer_id, r.serial_hex, r.hash_alg) > (%s, %s, %s)) "
       "ORDER BY r.updated_at, r.issuer_id, r.serial_hex, r.hash_alg LIMIT " XSTR(EC_OCSP_SYNC_FEED_BATCH) },
-    { "ocsp_sync_one", FEED_COLS "WHERE r.issuer_id = %s AND r.serial_hex = %s AND r.hash_alg = %s" },
-    { "ocsp_sync_recent", "SELECT r.issuer_id, r.serial_hex, r.hash_alg, " EPOCH_US("r.status_changed") ", "
-      EPOCH_S("r.this_update") ", " TAG("i.key_sha1") " FROM ocsp_response r JOIN ca i ON i.id = r.issuer_id "
-      "WHERE r.updated_at > " FROM_US " AND r.updated_at <= " FROM_US " LIMIT " XSTR(RECENT_MAX) },
+    { "ocsp_sync_one", FEED_COLS("") "WHERE r.issuer_id = %s AND r.serial_hex = %s AND r.hash_alg = %s" },
+    /* The feed's rows again, keys only, once each, when they are old enough that every
+     * transaction that wrote them has committed. */
+    { "ocsp_sync_late", "SELECT STRAIGHT_JOIN r.issuer_id, r.serial_hex, r.hash_alg, "
+      EPOCH_US("r.status_changed") ", " EPOCH_S("r.this_update") ", " TAG("i.key_sha1") ", "
+      EPOCH_US("r.updated_at") " FROM ocsp_response r FORCE INDEX (ocsp_updated) JOIN ca i ON i.id = r.issuer_id "
+      "WHERE r.updated_at >= " FROM_US " AND (r.updated_at > " FROM_US
+      " OR (r.issuer_id, r.serial_hex, r.hash_alg) > (%s, %s, %s)) AND r.updated_at <= " FROM_US
+      " ORDER BY r.updated_at, r.issuer_id, r.serial_hex, r.hash_alg LIMIT " XSTR(LATE_BATCH) },
     /* Keyed by the issuer's key hash, which every request carries: a node can answer from
      * its replica without asking the database which ca.id that is. */
-    { "ocsp_sync_changes_cert", "SELECT " TAG("i.key_sha1") ", c.serial_hex, " EPOCH_US("c.status_changed")
-      " FROM certificate c JOIN ca i ON i.id = c.issuer_id WHERE c.status_changed >= " FROM_US
+    { "ocsp_sync_changes_cert", "SELECT STRAIGHT_JOIN " TAG("i.key_sha1") ", c.serial_hex, "
+      EPOCH_US("c.status_changed") " FROM certificate c FORCE INDEX (certificate_changed_key) JOIN ca i ON i.id = c.issuer_id "
+      "WHERE c.status_changed >= " FROM_US
       " AND (c.status_changed > " FROM_US " OR c.serial_hex > %s)"
       " ORDER BY c.status_changed, c.serial_hex LIMIT " XSTR(CHANGES_BATCH) },
     { "ocsp_sync_changes_ca", "SELECT " TAG("i.key_sha1") ", k.serial_hex, " EPOCH_US("k.status_changed")
@@ -85,9 +94,10 @@ static void add_tombstone(batch_t *b, const char *tag, int alg, const char *seri
 }
 
 typedef struct {
-    apr_int64_t seen, floor, rseen, boot;
+    apr_int64_t seen, floor, rseen, lseen, boot;
     char floor_serial[48];      /* with floor: where a full batch of changes stopped */
     char rseen_key[96];         /* with rseen: the last answer read, "issuer_id serial alg" */
+    char lseen_key[96];         /* with lseen: the last answer looked at again */
 } marks_t;
 
 /* Certificates whose status changed after (from, after_serial) in that order, and Sub CAs
@@ -170,24 +180,34 @@ static apr_int64_t feed_row(batch_t *b, ec_store_t *st, apr_dbd_row_t *row)
     return strtoll(c[6], NULL, 10);
 }
 
+/* A keyset position in the feed's order: (updated_at, "issuer_id serial alg") as the
+ * statements' arguments; before every row of that updated_at when the key is empty. */
+static void position_args(apr_pool_t *p, apr_int64_t at, const char *text, const char **args)
+{
+    char *resume = apr_pstrdup(p, text), *state;
+
+    args[0] = args[1] = apr_psprintf(p, "%" APR_INT64_T_FMT, at);
+    args[2] = "0";
+    args[3] = args[4] = "";
+    for (int i = 0; i < 3; i++) {
+        char *tok = apr_strtok(i ? NULL : resume, " ", &state);
+        if (!tok)
+            break;
+        args[2 + i] = tok;
+    }
+}
+
 /* Answers stored after (m->rseen, m->rseen_key), oldest first; moves both on. */
 static apr_status_t read_feed(ec_store_t *st, batch_t *b, marks_t *m, int *count)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
-    const char *at = apr_psprintf(b->p, "%" APR_INT64_T_FMT, m->rseen), *key[3] = { "0", "", "" };
-    char *resume = apr_pstrdup(b->p, m->rseen_key), *state;
+    const char *args[5];
     apr_status_t rv;
 
-    for (int i = 0; i < 3; i++) {
-        char *tok = apr_strtok(i ? NULL : resume, " ", &state);
-        if (!tok)
-            break;
-        key[i] = tok;
-    }
+    position_args(b->p, m->rseen, m->rseen_key, args);
     *count = 0;
-    if ((rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res, EC_ARGS(at, at, key[0], key[1], key[2]))) !=
-        APR_SUCCESS)
+    if ((rv = ec_store_select(st, b->p, "ocsp_sync_feed", &res, 5, args)) != APR_SUCCESS)
         return rv;
     while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
         apr_int64_t updated = feed_row(b, st, row);
@@ -206,30 +226,37 @@ typedef struct {
     const char *issuer_id, *serial_hex, *alg;
 } late_row;
 
-/* Answers stored in (from, to] that the replica lacks: their transactions committed after
- * the round that read past them. Found by their keys alone, then fetched one by one. */
-static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, apr_int64_t from, apr_int64_t to,
+/* Answers stored after (m->lseen, m->lseen_key) up to upto that the replica lacks: their
+ * transactions committed after the round whose feed read past them. Each answer is looked
+ * at once, by its key alone, when it is older than the margin; the few missing are fetched
+ * one by one. Moves the position on. */
+static apr_status_t read_late(ec_ocsp_replica *r, ec_store_t *st, batch_t *b, marks_t *m, apr_int64_t upto,
                               int *fetched)
 {
     apr_dbd_results_t *res;
     apr_dbd_row_t *row;
     apr_array_header_t *late = apr_array_make(b->p, 8, sizeof(late_row));
+    const char *args[6];
     int current;
-    apr_status_t rv = ec_store_select(st, b->p, "ocsp_sync_recent", &res,
-                                      EC_ARGS(apr_psprintf(b->p, "%" APR_INT64_T_FMT, from),
-                                              apr_psprintf(b->p, "%" APR_INT64_T_FMT, to)));
+    apr_status_t rv;
 
     *fetched = 0;
-    if (rv != APR_SUCCESS)
+    if (upto <= m->lseen)
+        return APR_SUCCESS;
+    position_args(b->p, m->lseen, m->lseen_key, args);
+    args[5] = apr_psprintf(b->p, "%" APR_INT64_T_FMT, upto);
+    if ((rv = ec_store_select(st, b->p, "ocsp_sync_late", &res, 6, args)) != APR_SUCCESS)
         return rv;
     while (ec_store_next(st, b->p, res, &row) == APR_SUCCESS) {
         const char *id = ec_store_col(st, row, 0), *serial = ec_store_col(st, row, 1);
         const char *alg = ec_store_col(st, row, 2), *sc = ec_store_col(st, row, 3), *tu = ec_store_col(st, row, 4);
-        const char *tag = ec_store_col(st, row, 5);
+        const char *tag = ec_store_col(st, row, 5), *updated = ec_store_col(st, row, 6);
         char key[EC_OCSP_KEY_MAX];
         ec_ocsp_entry_t have, stored;
-        if (!id || !serial || !alg || !sc || !tu || !tag)
+        if (!id || !serial || !alg || !sc || !tu || !tag || !updated)
             continue;
+        m->lseen = strtoll(updated, NULL, 10);
+        apr_snprintf(m->lseen_key, sizeof(m->lseen_key), "%s %s %s", id, serial, alg);
         ec_ocsp_entry_key(key, tag, alg_of(alg), serial);
         memset(&stored, 0, sizeof(stored));
         stored.sc = strtoll(sc, NULL, 10);
@@ -318,6 +345,8 @@ static apr_status_t read_marks(ec_ocsp_replica *r, apr_pool_t *p, marks_t *m)
     ec_ocsp_replica_text(t, "floor_serial", m->floor_serial, sizeof(m->floor_serial));
     m->rseen = ec_ocsp_replica_mark(t, "rseen");
     ec_ocsp_replica_text(t, "rseen_key", m->rseen_key, sizeof(m->rseen_key));
+    m->lseen = ec_ocsp_replica_mark(t, "lseen");
+    ec_ocsp_replica_text(t, "lseen_key", m->lseen_key, sizeof(m->lseen_key));
     m->boot = ec_ocsp_replica_mark(t, "boot");
     ec_ocsp_replica_abort(t);
     return APR_SUCCESS;
@@ -330,9 +359,11 @@ static apr_status_t put_marks(ec_ocsp_replica_txn *t, const marks_t *m)
     if ((rv = ec_ocsp_replica_set_mark(t, "seen", m->seen)) != APR_SUCCESS ||
         (rv = ec_ocsp_replica_set_mark(t, "floor", m->floor)) != APR_SUCCESS ||
         (rv = ec_ocsp_replica_set_text(t, "floor_serial", m->floor_serial)) != APR_SUCCESS ||
-        (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) != APR_SUCCESS)
+        (rv = ec_ocsp_replica_set_mark(t, "rseen", m->rseen)) != APR_SUCCESS ||
+        (rv = ec_ocsp_replica_set_text(t, "rseen_key", m->rseen_key)) != APR_SUCCESS ||
+        (rv = ec_ocsp_replica_set_mark(t, "lseen", m->lseen)) != APR_SUCCESS)
         return rv;
-    return ec_ocsp_replica_set_text(t, "rseen_key", m->rseen_key);
+    return ec_ocsp_replica_set_text(t, "lseen_key", m->lseen_key);
 }
 
 /* A slice of the expired records, at most once a minute; its own transaction, so a full
@@ -398,15 +429,17 @@ static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p,
     apr_int64_t since, newest, last_sc = 0, rseen_before = m->rseen;
     char last_serial[sizeof(m->floor_serial)];
     int changes_full = 0, answers = 0, fetched = 0, changes, last;
+    long long db_now;
     apr_status_t rv;
 
-    /* A new replica has no older answer to hide: status changes count from now. */
-    if (!m->seen) {
-        long long db_now;
-        if ((rv = ec_ocsp_db_now(st, p, &db_now)) != APR_SUCCESS)
-            return rv;
+    if ((rv = ec_ocsp_db_now(st, p, &db_now)) != APR_SUCCESS)
+        return rv;
+    /* A new replica has no older answer to hide: status changes count from now; and the
+     * feed, which starts from the beginning, reads every answer older than the margin. */
+    if (!m->seen)
         m->seen = db_now;
-    }
+    if (!m->lseen)
+        m->lseen = db_now - EC_OCSP_SYNC_RMARGIN_US;
     /* The margin behind the newest change seen, for transactions that committed late; but
      * after a full batch, on from where it stopped, or a burst larger than a batch would
      * stall the scan. */
@@ -426,10 +459,10 @@ static apr_status_t one_batch(ec_ocsp_replica *r, ec_store_t *st, apr_pool_t *p,
     }
     if ((rv = read_feed(st, &b, m, &answers)) != APR_SUCCESS)
         return rv;
-    /* Late answers are looked for once the feed has caught up (a bulk load puts far more
-     * than a window's worth inside the margin). */
-    if (rseen_before && answers < EC_OCSP_SYNC_FEED_BATCH &&
-        (rv = read_late(r, st, &b, rseen_before - EC_OCSP_SYNC_RMARGIN_US, rseen_before, &fetched)) != APR_SUCCESS)
+    /* Late answers: only behind what earlier rounds have put in the replica (the feed's
+     * rows of this round are not there yet). */
+    if ((rv = read_late(r, st, &b, m, db_now - EC_OCSP_SYNC_RMARGIN_US < rseen_before - 1 ?
+                        db_now - EC_OCSP_SYNC_RMARGIN_US : rseen_before - 1, &fetched)) != APR_SUCCESS)
         return rv;
     /* While a full batch of certificates is being worked through, the newest change is its
      * last: a Sub CA's later change must not make the next batch skip ahead. */

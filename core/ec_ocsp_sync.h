@@ -18,7 +18,8 @@
 #include "ec_ocsp_replica.h"
 #include "ec_store.h"
 
-/* How far back each round re-reads status changes, and stored answers. */
+/* How far back each round re-reads status changes; and how old a stored answer must be
+ * before it is looked at again, once, for a transaction that committed late. */
 #define EC_OCSP_SYNC_MARGIN_US   (10LL * 1000000)
 #define EC_OCSP_SYNC_RMARGIN_US  (5LL * 1000000)
 /* Children take turns: a round runs at most this often per node. */

@@ -21,12 +21,20 @@
 APLOG_USE_MODULE(ocsp);
 
 #define OCSP_SIGN_POLL_MS 100
-#define SIGN_BUDGET apr_time_from_msec(1000)
+/* A round goes on while there is work (each pause between rounds is a pause of the token),
+ * but ends as soon as the child stops. */
+#define SIGN_BUDGET apr_time_from_sec(10)
 #define SYNC_BUDGET apr_time_from_msec(500)
 #define BACKOFF_MAX apr_time_from_sec(2)
 #define SWEEP apr_time_from_sec(5)
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static int stopping;
+
+static int signing_goes_on(apr_time_t start)
+{
+    return apr_time_now() - start < SIGN_BUDGET && !__atomic_load_n(&stopping, __ATOMIC_SEQ_CST);
+}
 static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 /* Once a round has the replica current again, or fails after it did not. */
@@ -85,12 +93,12 @@ static void sign_work(ec_store_t *st, apr_pool_t *p)
     do {
         if (ec_ocsp_pending(st, p, issuers, n, (time_t)now_s, c->validity, &done) != APR_SUCCESS)
             return;
-    } while (done && apr_time_now() - start < SIGN_BUDGET);
+    } while (done && signing_goes_on(start));
     /* Re-sign at 90% of OCSPRefresh, so answers are replaced before the hot path would
      * count them stale. */
     if (apr_time_now() < next_sweep)
         return;
-    while (apr_time_now() - start < SIGN_BUDGET) {
+    while (signing_goes_on(start)) {
         if (ec_ocsp_refresh(st, p, issuers, n, (time_t)(now_s - c->refresh + c->refresh / 10), (time_t)now_s,
                             c->validity, &done) != APR_SUCCESS)
             return;
@@ -116,11 +124,6 @@ static job_t jobs[] = {
     { "ocsp-signer", OCSP_SIGN_POLL_MS, sign_work, 0, NULL, 0, 0, 0 },
 };
 #define NJOBS (int)(sizeof(jobs) / sizeof(jobs[0]))
-
-/* mod_watchdog's thread outlives the child's pool, but the database connections and
- * token sessions a round holds belong to that pool: when it goes, the round under way
- * finishes first and no other starts. */
-static int stopping;
 
 int ocsp_watch_db_down(void)
 {

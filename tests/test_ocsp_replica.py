@@ -232,3 +232,39 @@ def test_answers_sharing_one_updated_at_all_reach_a_new_replica(stack, ca):
     shutil.rmtree(u.replica_dir(stack))
     stack.start_httpd()
     wait_replicated(stack, ca["ev"], serials, 60)
+
+
+def test_answer_committed_late_still_reaches_the_replica(stack, ca):
+    """A signer's upsert that waits on a row lock commits with an updated_at (its statement's
+    start) older than answers the feed has already read past: the replica still takes it,
+    when the trailing look at answers older than the margin (5 s) comes by."""
+    import pymysql
+    late = u.add_cert(stack, ca["ssl"], queue=False)
+    blocker = pymysql.connect(host="127.0.0.1", port=stack.dbport, user="ecert", password=stack.db_password,
+                              database="ecert", autocommit=False)
+    try:
+        with blocker.cursor() as cur:
+            # holds the answer's row: the signer's upsert for it waits until this rolls back
+            cur.execute("INSERT INTO ocsp_response (issuer_id, serial_hex, hash_alg, this_update, next_update, "
+                        "status_changed, response_der) VALUES (%s, %s, 'sha1', UTC_TIMESTAMP(), UTC_TIMESTAMP(), "
+                        "NOW(6), UNHEX('00'))", (ca["ssl"].id, late))
+        stack.sql("INSERT INTO ocsp_pending (issuer_id, serial_hex) VALUES (%s, %s)", (ca["ssl"].id, late))
+        time.sleep(1.5)         # a signer has taken it and waits
+        assert stack.sql("SELECT COUNT(*) FROM ocsp_pending WHERE serial_hex = %s", (late,))[0][0] == 1
+        # answers signed and committed meanwhile by the other children: the feed reads past
+        # the waiting upsert's updated_at
+        after = [u.add_cert(stack, ca["ssl"]) for _ in range(3)]
+        wait_replicated(stack, ca["ssl"], after, 10)
+        assert not u.replica_has(stack, ca["ssl"], late)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    wait_queue_empty(stack, 10)
+    newer = stack.sql("SELECT COUNT(*) FROM ocsp_response r JOIN ocsp_response o ON o.issuer_id = r.issuer_id "
+                      "AND o.updated_at > r.updated_at WHERE r.issuer_id = %s AND r.serial_hex = %s "
+                      "AND o.serial_hex IN (%s, %s, %s)", (ca["ssl"].id, late) + tuple(after))[0][0]
+    assert newer > 0, "the waiting upsert's answer is not older than those committed before it"
+    t0 = time.monotonic()
+    wait_replicated(stack, ca["ssl"], [late], 15)
+    assert time.monotonic() - t0 < 12
+    assert u.single(stack, ca["ssl"], late).ocsp().certificate_status.name == "GOOD"
