@@ -76,11 +76,29 @@ static void sync_work(ec_store_t *st, apr_pool_t *p)
 
 static apr_time_t next_sweep;   /* signer thread only */
 
-static void sign_work(ec_store_t *st, apr_pool_t *p)
+/* One batch of the queue (or of the refresh sweep) in a pool of its own, signed at its own
+ * time: a round of many batches holds one batch's memory. The certificates done, or -1. */
+static int sign_batch(ec_store_t *st, apr_pool_t *p, ec_ocsp_issuer_t *const *issuers, int n, int refresh)
 {
     ocsp_srv_conf *c = ocsp_g.conf;
+    time_t now = (time_t)apr_time_sec(apr_time_now());
+    apr_pool_t *bp;
+    apr_status_t rv;
+    int done = 0;
+
+    apr_pool_create(&bp, p);
+    /* Re-sign at 90% of OCSPRefresh, so answers are replaced before the hot path would
+     * count them stale. */
+    rv = refresh ? ec_ocsp_refresh(st, bp, issuers, n, now - c->refresh + c->refresh / 10, now, c->validity, &done)
+                 : ec_ocsp_pending(st, bp, issuers, n, now, c->validity, &done);
+    apr_pool_destroy(bp);
+    return rv == APR_SUCCESS ? done : -1;
+}
+
+static void sign_work(ec_store_t *st, apr_pool_t *p)
+{
     ec_ocsp_issuer_t **issuers = apr_palloc(p, sizeof(*issuers) * (size_t)ocsp_g.issuers->nelts);
-    apr_time_t start = apr_time_now(), now_s = apr_time_sec(start);
+    apr_time_t start = apr_time_now();
     int n = 0, done;
 
     for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
@@ -90,17 +108,12 @@ static void sign_work(ec_store_t *st, apr_pool_t *p)
     }
     if (!ec_p11_available(ocsp_g.p11) || !n)
         return;
-    do {
-        if (ec_ocsp_pending(st, p, issuers, n, (time_t)now_s, c->validity, &done) != APR_SUCCESS)
-            return;
-    } while (done && signing_goes_on(start));
-    /* Re-sign at 90% of OCSPRefresh, so answers are replaced before the hot path would
-     * count them stale. */
-    if (apr_time_now() < next_sweep)
+    while ((done = sign_batch(st, p, issuers, n, 0)) > 0 && signing_goes_on(start))
+        ;
+    if (done < 0 || apr_time_now() < next_sweep)
         return;
     while (signing_goes_on(start)) {
-        if (ec_ocsp_refresh(st, p, issuers, n, (time_t)(now_s - c->refresh + c->refresh / 10), (time_t)now_s,
-                            c->validity, &done) != APR_SUCCESS)
+        if ((done = sign_batch(st, p, issuers, n, 1)) < 0)
             return;
         if (!done) {
             next_sweep = apr_time_now() + SWEEP;    /* nothing due: look again later */
@@ -115,13 +128,14 @@ typedef struct {
     void (*work)(ec_store_t *st, apr_pool_t *p);
     int says_db;                /* the one that logs the database's comings and goings */
     apr_thread_mutex_t *lock;   /* held for a whole round */
+    apr_pool_t *pool;           /* each round's pool is a child of this one */
     apr_time_t retry_at, backoff;
     int db_down;
 } job_t;
 
 static job_t jobs[] = {
-    { "ocsp-replica", OCSP_POLL_MS, sync_work, 1, NULL, 0, 0, 0 },
-    { "ocsp-signer", OCSP_SIGN_POLL_MS, sign_work, 0, NULL, 0, 0, 0 },
+    { "ocsp-replica", OCSP_POLL_MS, sync_work, 1, NULL, NULL, 0, 0, 0 },
+    { "ocsp-signer", OCSP_SIGN_POLL_MS, sign_work, 0, NULL, NULL, 0, 0, 0 },
 };
 #define NJOBS (int)(sizeof(jobs) / sizeof(jobs[0]))
 
@@ -141,21 +155,39 @@ static apr_status_t stop_rounds(void *data)
     return APR_SUCCESS;
 }
 
+/* What a job's allocator keeps for the next round once a round is over: without a bound,
+ * a round's peak (a feed batch, a queue drained for seconds) would stay in every child. */
+#define ROUND_MAX_FREE (512 * 1024)
+
 void ocsp_watch_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    for (int i = 0; i < NJOBS; i++)
-        if (apr_thread_mutex_create(&jobs[i].lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) != APR_SUCCESS)
+    for (int i = 0; i < NJOBS; i++) {
+        apr_allocator_t *a;
+        jobs[i].pool = NULL;
+        if (apr_allocator_create(&a) == APR_SUCCESS) {
+            apr_allocator_max_free_set(a, ROUND_MAX_FREE);
+            if (apr_pool_create_ex(&jobs[i].pool, pchild, NULL, a) == APR_SUCCESS)
+                apr_allocator_owner_set(a, jobs[i].pool);
+            else
+                apr_allocator_destroy(a);
+        }
+        if (!jobs[i].pool ||
+            apr_thread_mutex_create(&jobs[i].lock, APR_THREAD_MUTEX_DEFAULT, s->process->pool) != APR_SUCCESS)
             jobs[i].lock = NULL;
+    }
     apr_pool_pre_cleanup_register(pchild, NULL, stop_rounds);
 }
 
-static void job_round(job_t *j, server_rec *s, apr_pool_t *pool)
+/* One round in a pool of its own, on the job's bounded allocator. */
+static void job_round(job_t *j, server_rec *s)
 {
     ap_dbd_t *dbd;
     apr_time_t now = apr_time_now();
+    apr_pool_t *pool;
 
     if (now < j->retry_at)
         return;
+    apr_pool_create(&pool, j->pool);
     if (!(dbd = dbd_open(pool, s))) {
         /* No revocation can be recorded while the database is away: ask it less often
          * (mod_dbd logs every failed connection). */
@@ -166,6 +198,7 @@ static void job_round(job_t *j, server_rec *s, apr_pool_t *pool)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s,
                          "ECO0050: the database is unreachable: answering from the replica, tryLater otherwise");
         __atomic_store_n(&j->db_down, 1, __ATOMIC_RELAXED);
+        apr_pool_destroy(pool);
         return;
     }
     if (j->db_down && j->says_db)
@@ -175,6 +208,7 @@ static void job_round(job_t *j, server_rec *s, apr_pool_t *pool)
     j->retry_at = 0;
     j->work(ec_store_wrap(pool, dbd->driver, dbd->handle, dbd->prepared), pool);
     dbd_close(s, dbd);
+    apr_pool_destroy(pool);
 }
 
 /* mod_watchdog's threads outlive the child's pool, but the database connections and
@@ -187,7 +221,7 @@ static apr_status_t job_callback(job_t *j, int state, server_rec *s, apr_pool_t 
         return APR_SUCCESS;
     apr_thread_mutex_lock(j->lock);
     if (!__atomic_load_n(&stopping, __ATOMIC_SEQ_CST))
-        job_round(j, s, pool);
+        job_round(j, s);
     apr_thread_mutex_unlock(j->lock);
     return APR_SUCCESS;
 }
