@@ -268,3 +268,27 @@ def test_answer_committed_late_still_reaches_the_replica(stack, ca):
     wait_replicated(stack, ca["ssl"], [late], 15)
     assert time.monotonic() - t0 < 12
     assert u.single(stack, ca["ssl"], late).ocsp().certificate_status.name == "GOOD"
+
+
+def test_random_serial_flood_then_database_down_every_real_certificate_answered(stack, ca):
+    """Made-up serials cost the fresh-signing budget and nothing else: their unknown answers
+    are kept nowhere, so after a flood of them every real certificate is still in the replica
+    and answered, correctly signed, with MariaDB stopped."""
+    database_down_patterns(stack)
+    serials = bulk_add(stack, ca["ssl"], 60)
+    wait_queue_empty(stack, 60)
+    wait_replicated(stack, ca["ssl"], serials)
+    before = len(u.replica_records(stack))
+    flood = [u.cert_status(stack, ca["ssl"], u.new_serial()) for _ in range(300)]
+    assert set(flood) <= {"UNKNOWN", "tryLater"} and "UNKNOWN" in flood, set(flood)
+    assert len(u.replica_records(stack)) == before, "the flood's answers went into the replica"
+    stack.stop_mariadb()
+    try:
+        for i, s in enumerate(serials):
+            for alg in ("sha1", "sha256"):
+                resp = u.single(stack, ca["ssl"], s, alg).ocsp()
+                u.verify(resp, ca["ssl"])
+                assert resp.certificate_status.name == ("REVOKED" if i % 10 == 0 else "GOOD"), (s, alg)
+    finally:
+        stack.start_mariadb()
+        stack.restart_httpd()

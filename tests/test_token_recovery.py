@@ -8,6 +8,7 @@ files again, which is what a running child must do by itself."""
 import glob
 import os
 import shutil
+import threading
 import time
 
 import pytest
@@ -62,10 +63,50 @@ def issue(stack, name):
     return env, sub.submit_csr(make_csr(rsa_key(), name))
 
 
+class Load:
+    """Fresh-signing requests from 4 threads while the token goes away and comes back, paced
+    within the fresh-signing budget (bounded: at most 60 s); what each got, with when."""
+
+    def __init__(self, stack, ca):
+        self.stack, self.ca, self.seen, self.stop = stack, ca, [], threading.Event()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(4)]
+
+    def run(self):
+        end = time.monotonic() + 60
+        while not self.stop.is_set() and time.monotonic() < end:
+            self.seen.append((time.monotonic(), fresh_status(self.stack, self.ca)))
+            time.sleep(0.1)
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+
 def test_token_away_and_back(stack, token_away):
     take, put_back = token_away
     ca = u.issuers(stack)
     assert fresh_status(stack, ca) == "successful"
+    with Load(stack, ca) as load:
+        queued = away_and_back(stack, ca, take, put_back, load)
+        # the queue filled while the token was away is signed by the signers that met it
+        left, _ = u.wait_for(lambda: sum(1 for q in queued if not u.replica_has(stack, ca["ssl"], q)), 0,
+                             max(0.5, load.back + 8 - time.monotonic()), 0.2)
+        assert left == 0, "%d queued certificates not signed 8 s after the token came back" % left
+        time.sleep(max(0, load.back + 7 - time.monotonic()))
+    # under load too: only signed answers or tryLater, and signed ones again soon after
+    assert {status for _, status in load.seen} <= {"successful", "tryLater"}, {s for _, s in load.seen}
+    assert any(status == "tryLater" for _, status in load.seen)
+    late = [status for t, status in load.seen if t > load.back + 5]
+    assert late and set(late) == {"successful"}, late[:20]
+
+
+def away_and_back(stack, ca, take, put_back, load):
     take()
     # every child meets the missing token (several requests: they land on different children)
     assert [fresh_status(stack, ca) for _ in range(12)] == ["tryLater"] * 12
@@ -74,8 +115,12 @@ def test_token_away_and_back(stack, token_away):
     assert not r.url.endswith("/certificate")
     assert r.status_code == 503, r.status_code
     assert stack.sql("SELECT COUNT(*) FROM certificate")[0][0] == before
+    queued = [u.add_cert(stack, ca["ssl"]) for _ in range(30)]
+    time.sleep(0.5)
+    assert stack.sql("SELECT COUNT(*) FROM ocsp_pending WHERE serial_hex IN (%s)" % ", ".join(["%s"] * 30),
+                     tuple(queued))[0][0] == 30, "signed with the token away"
     put_back()
-    back = time.monotonic()
+    back = load.back = time.monotonic()
     status, waited = u.wait_for(lambda: fresh_status(stack, ca), "successful", 10, step=0.1)
     assert status == "successful" and waited < 5, (status, waited)
     # and every child: the next 20 fresh answers, wherever they land, are all signed
@@ -89,3 +134,4 @@ def test_token_away_and_back(stack, token_away):
     log = open(stack.error_log_path()).read()
     assert "ECP0015" in log and "connection dropped, reconnecting" in log
     assert "reachable again: signing resumes" in log
+    return queued
