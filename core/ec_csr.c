@@ -3,11 +3,13 @@
 #include <string.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <openssl/objects.h>
 #include <openssl/rsa.h>
 #include <openssl/core_names.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "ec_csr.h"
+#include "ec_der.h"
 #include "ec_dns.h"
 #include "ec_util.h"
 
@@ -17,6 +19,10 @@ static const struct { const char *key, *text; } messages[EC_CSR_ERR_MAX] = {
                          "from -----BEGIN NEW CERTIFICATE REQUEST----- to -----END NEW CERTIFICATE REQUEST-----" },
     [EC_CSR_NOT_CSR] = { "csr.not_csr", "the text between the BEGIN and END lines is not a PKCS#10 "
                          "certificate signing request" },
+    [EC_CSR_NOT_DER] = { "csr.not_der", "the request is not in DER, the strict encoding a request must "
+                         "use (it has indefinite lengths or other BER forms)" },
+    [EC_CSR_SIG_ALG] = { "csr.sig_alg", "the request is signed with SHA-1 or another hash no longer "
+                         "accepted: sign it with SHA-256, SHA-384 or SHA-512" },
     [EC_CSR_BAD_SIGNATURE] = { "csr.bad_signature", "the request's signature does not verify with its "
                                "public key (no proof of possession of the private key)" },
     [EC_CSR_KEY_TYPE] = { "csr.key_type", "the request's key is not an RSA key" },
@@ -117,6 +123,17 @@ ec_csr_err_t ec_csr_pem_decode(apr_pool_t *p, const char *text, size_t len,
     return EC_CSR_OK;
 }
 
+/* A SHA-2 hash: a SHA-1 (or MD5) signature proves possession with a hash that collisions
+ * have broken. The key type is judged on its own (EC_CSR_KEY_TYPE). */
+static int sig_alg_ok(int nid)
+{
+    int md, pkey;
+
+    if (!OBJ_find_sigid_algs(nid, &md, &pkey))
+        return 0;
+    return md == NID_sha256 || md == NID_sha384 || md == NID_sha512;
+}
+
 ec_csr_err_t ec_csr_parse(apr_pool_t *p, const char *text, size_t len, ec_csr_t *out)
 {
     const uint8_t *der;
@@ -137,6 +154,11 @@ ec_csr_err_t ec_csr_parse(apr_pool_t *p, const char *text, size_t len, ec_csr_t 
         e = EC_CSR_NOT_CSR;
         goto out;
     }
+    /* OpenSSL reads BER too, and keeps the bytes it read for what it will later verify. */
+    if (ec_der_strict(der, der_len) < 0) {
+        e = EC_CSR_NOT_DER;
+        goto out;
+    }
     out->der = der;
     out->der_len = der_len;
     pk = X509_REQ_get_pubkey(req);
@@ -152,6 +174,10 @@ ec_csr_err_t ec_csr_parse(apr_pool_t *p, const char *text, size_t len, ec_csr_t 
     out->spki = apr_pmemdup(p, buf, (apr_size_t)n);
     out->spki_len = (size_t)n;
     ec_sha256(out->spki, out->spki_len, out->spki_sha256);
+    if (!sig_alg_ok(X509_REQ_get_signature_nid(req))) {
+        e = EC_CSR_SIG_ALG;
+        goto out;
+    }
     if (X509_REQ_verify(req, pk) != 1) {
         e = EC_CSR_BAD_SIGNATURE;
         goto out;

@@ -16,6 +16,8 @@ typedef enum {
     EC_CSR_OK = 0,
     EC_CSR_NOT_PEM,          /* no BEGIN/END (NEW) CERTIFICATE REQUEST armour or bad base64 */
     EC_CSR_NOT_CSR,          /* the armour holds no PKCS#10 */
+    EC_CSR_NOT_DER,          /* a PKCS#10 in BER (indefinite lengths, constructed strings) */
+    EC_CSR_SIG_ALG,          /* signed with SHA-1 or another hash no longer accepted */
     EC_CSR_BAD_SIGNATURE,    /* proof of possession fails */
     EC_CSR_KEY_TYPE,         /* not RSA */
     EC_CSR_KEY_SIZE,         /* RSA of a size outside the allowed set */

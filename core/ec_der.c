@@ -260,6 +260,34 @@ int ec_der_peek(const ec_der_r *in)
     return in->n ? in->p[0] : -1;
 }
 
+#define STRICT_DEPTH 32
+
+static int strict_all(ec_der_r in, int depth)
+{
+    while (in.n) {
+        ec_der_r val;
+        int tag;
+        if (ec_der_get(&in, -1, &val, NULL, &tag) < 0)       /* moves in past the TLV */
+            return -1;
+        if (tag & 0x20) {
+            if (!(tag & 0xc0) && tag != 0x30 && tag != 0x31)
+                return -1;       /* a constructed string: BER only */
+            if (depth >= STRICT_DEPTH || strict_all(val, depth + 1) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+int ec_der_strict(const uint8_t *buf, size_t n)
+{
+    ec_der_r in = { buf, n }, copy = in, val;
+
+    if (ec_der_get(&copy, -1, &val, NULL, NULL) < 0 || copy.n)
+        return -1;
+    return strict_all(in, 0);
+}
+
 int ec_der_get(ec_der_r *in, int tag, ec_der_r *val, ec_der_r *whole, int *got_tag)
 {
     const uint8_t *p = in->p;

@@ -63,6 +63,9 @@ typedef struct {
  * Returns 0, or -1 on malformed DER or tag mismatch (in is then unchanged). */
 int ec_der_get(ec_der_r *in, int tag, ec_der_r *val, ec_der_r *whole, int *got_tag);
 int ec_der_peek(const ec_der_r *in);   /* next tag, or -1 at end */
+/* 0 when buf is exactly one TLV in strict DER all the way down: definite minimal lengths,
+ * no constructed form of a universal type other than SEQUENCE and SET; -1 otherwise. */
+int ec_der_strict(const uint8_t *buf, size_t n);
 /* Decodes an OID's contents to dotted text into buf; -1 if malformed or too long. */
 int ec_der_oid_text(const ec_der_r *oid, char *buf, size_t size);
 /* Non-negative INTEGER contents -> minimal magnitude (strict DER: no redundant 0x00). */

@@ -1,3 +1,4 @@
+#include <stdlib.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
@@ -9,6 +10,13 @@
 const ec_stmt_t ec_login_stmts[] = {
     { "login_recent_failures", "SELECT COUNT(*) FROM login_attempt WHERE client_addr = %s "
       "AND success = FALSE AND at > NOW(3) - INTERVAL %s SECOND" },
+    /* A change, not a mere lock: on Galera only a written row makes concurrent attempts from
+     * other nodes conflict at commit. */
+    { "login_gate", "INSERT INTO login_gate (client_addr, turns) VALUES (%s, 1) "
+      "ON DUPLICATE KEY UPDATE turns = turns + 1" },
+    { "login_gate_limited", "UPDATE login_gate SET limited_at = NOW(3) WHERE client_addr = %s "
+      "AND (limited_at IS NULL OR limited_at < NOW(3) - INTERVAL %s SECOND)" },
+    { "login_lock_app", "SELECT locked, failed_logins FROM application WHERE id = %s FOR UPDATE" },
     { "login_record", "INSERT INTO login_attempt (client_addr, success) VALUES (%s, %s)" },
     /* locked is computed from the old count: MySQL assigns left to right. */
     { "login_fail_app", "UPDATE application SET locked = (locked OR failed_logins + 1 >= %s), "
@@ -33,26 +41,105 @@ static const char *reference_norm(apr_pool_t *p, const char *in)
     return n == 9 ? apr_pstrdup(p, out) : NULL;
 }
 
+static apr_status_t recent_failures(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol,
+                                    const char *client_addr, int *n)
+{
+    const char *count;
+    apr_status_t rv = ec_store_get1(s, p, "login_recent_failures", 1, &count,
+                                    EC_ARGS(client_addr, apr_itoa(p, pol->rate_window)));
+    *n = rv == APR_SUCCESS ? (int)apr_atoi64(count) : 0;
+    return rv;
+}
+
+/* Rate-limited: audited once per window and address, not once per attempt (a flood would
+ * otherwise queue every request behind the audit log's head). */
+static apr_status_t rate_limited(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol,
+                                 const char *client_addr, int failures, ec_login_result_t *result)
+{
+    int first = 0;
+    apr_status_t rv = ec_store_exec(s, p, "login_gate_limited", &first,
+                                    EC_ARGS(client_addr, apr_itoa(p, pol->rate_window)));
+
+    *result = EC_LOGIN_RATE_LIMITED;
+    if (rv == APR_SUCCESS && first)
+        rv = ec_audit(s, p, apr_pstrcat(p, "client:", client_addr, NULL), "login.rate_limited",
+                      apr_psprintf(p, "%d failed logins within %d s: further attempts refused for the window",
+                                   failures, pol->rate_window));
+    return rv;
+}
+
+/* Why this attempt fails, from the values read under lock; NULL when it succeeds. */
+static const char *mismatch(const char *ref, const ec_app_t *a, int locked, const char *name, int pin_ok)
+{
+    if (!ref)
+        return "malformed reference number";
+    if (!a)
+        return "no such envelope";
+    if (locked)
+        return "envelope locked";
+    if (!name || strcmp(name, a->server_name))
+        return "server name does not match";
+    return pin_ok ? NULL : "wrong PIN";
+}
+
+/* The decision, one attempt per address at a time (the gate row), with the envelope's row
+ * locked: concurrent wrong PINs count one by one, so the lock and the address limit hold
+ * at exactly their numbers, and a right PIN after them finds the envelope locked. */
+static apr_status_t decide(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol, const char *client_addr,
+                           const char *ref, ec_app_t *a, const char *name, int pin_ok, ec_login_result_t *result)
+{
+    const char *cols[2], *why;
+    int failures, locked = 0, failed = 0;
+    apr_status_t rv;
+
+    if ((rv = ec_store_exec(s, p, "login_gate", NULL, EC_ARGS(client_addr))) != APR_SUCCESS ||
+        (rv = recent_failures(s, p, pol, client_addr, &failures)) != APR_SUCCESS)
+        return rv;
+    if (failures >= pol->rate_max)
+        return rate_limited(s, p, pol, client_addr, failures, result);
+    if (a) {
+        if ((rv = ec_store_get1(s, p, "login_lock_app", 2, cols, EC_ARGS(a->id))) != APR_SUCCESS)
+            return rv;
+        locked = atoi(cols[0]);
+        failed = atoi(cols[1]);
+    }
+    why = mismatch(ref, a, locked, name, pin_ok);
+    if ((rv = ec_store_exec(s, p, "login_record", NULL, EC_ARGS(client_addr, why ? "0" : "1"))) != APR_SUCCESS)
+        return rv;
+    if (a && why && !locked)
+        rv = ec_store_exec(s, p, "login_fail_app", NULL, EC_ARGS(apr_itoa(p, pol->max_failures), a->id));
+    else if (a && !why)
+        rv = ec_store_exec(s, p, "login_ok_app", NULL, EC_ARGS(a->id));
+    if (rv == APR_SUCCESS)
+        rv = ec_audit(s, p, apr_pstrcat(p, "client:", client_addr, NULL), why ? "login.failure" : "login.success",
+                      apr_psprintf(p, "envelope %s%s%s%s", ref ? ref : "(malformed)", why ? ": " : "",
+                                   why ? why : "", a && why && !locked && failed + 1 >= pol->max_failures
+                                   ? " (envelope now locked)" : ""));
+    *result = why ? EC_LOGIN_FAILED : EC_LOGIN_OK;
+    return rv;
+}
+
 apr_status_t ec_login(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol,
                       const char *server_name, const char *reference, const char *pin,
                       const char *client_addr, ec_app_t **app, ec_login_result_t *result)
 {
-    const char *count, *ref = reference_norm(p, reference), *name, *err, *why = NULL;
+    const char *ref = reference_norm(p, reference), *name, *err;
     const char *pin_norm = ec_pin_normalize(p, pin), *hash = pol->dummy_hash;
     ec_app_t *a = NULL;
-    int pin_ok;
-    apr_status_t rv;
+    int pin_ok, failures;
+    apr_status_t rv, end;
 
     *app = NULL;
     *result = EC_LOGIN_FAILED;
-    if ((rv = ec_store_get1(s, p, "login_recent_failures", 1, &count,
-                            EC_ARGS(client_addr, apr_itoa(p, pol->rate_window)))) != APR_SUCCESS)
+    /* A first look without locks: an address already over its limit costs no PIN hash. */
+    if ((rv = recent_failures(s, p, pol, client_addr, &failures)) != APR_SUCCESS)
         return rv;
-    if (apr_atoi64(count) >= pol->rate_max) {
-        *result = EC_LOGIN_RATE_LIMITED;
-        ec_audit(s, p, apr_pstrcat(p, "client:", client_addr, NULL), "login.rate_limited",
-                 apr_psprintf(p, "%s failed logins within %d s", count, pol->rate_window));
-        return APR_SUCCESS;
+    if (failures >= pol->rate_max) {
+        if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+            return rv;
+        rv = rate_limited(s, p, pol, client_addr, failures, result);
+        end = ec_store_end(s, rv != APR_SUCCESS);
+        return rv != APR_SUCCESS ? rv : end;
     }
     if (ref) {
         rv = ec_app_load(s, p, ref, &a);
@@ -61,36 +148,20 @@ apr_status_t ec_login(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol
         if (a && ec_app_pin_hash(s, p, a->id, &hash) != APR_SUCCESS)
             return APR_EGENERAL;
     }
-    /* The PIN is checked even when nothing else matches: the time taken tells nothing. */
+    /* The PIN is checked even when nothing else matches: the time taken tells nothing. It
+     * is checked before any lock is taken, so no lock waits for a hash. */
     pin_ok = ec_pin_verify(p, pin_norm ? pin_norm : "0000000000000000", hash) && pin_norm;
     name = server_name ? ec_dns_normalize(p, server_name, 1, &err) : NULL;
-    if (!ref)
-        why = "malformed reference number";
-    else if (!a)
-        why = "no such envelope";
-    else if (a->locked)
-        why = "envelope locked";
-    else if (!name || strcmp(name, a->server_name))
-        why = "server name does not match";
-    else if (!pin_ok)
-        why = "wrong PIN";
 
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         return rv;
-    ec_store_exec(s, p, "login_record", NULL, EC_ARGS(client_addr, why ? "0" : "1"));
-    if (a && why && !a->locked)
-        ec_store_exec(s, p, "login_fail_app", NULL, EC_ARGS(apr_itoa(p, pol->max_failures), a->id));
-    else if (a && !why)
-        ec_store_exec(s, p, "login_ok_app", NULL, EC_ARGS(a->id));
-    ec_audit(s, p, apr_pstrcat(p, "client:", client_addr, NULL), why ? "login.failure" : "login.success",
-             apr_psprintf(p, "envelope %s%s%s%s", ref ? ref : "(malformed)", why ? ": " : "",
-                          why ? why : "", a && why && !a->locked && a->failed_logins + 1 >= pol->max_failures
-                          ? " (envelope now locked)" : ""));
-    if ((rv = ec_store_end(s, 0)) != APR_SUCCESS)
-        return rv;
-    if (!why) {
-        *app = a;
-        *result = EC_LOGIN_OK;
+    rv = decide(s, p, pol, client_addr, ref, a, name, pin_ok, result);
+    end = ec_store_end(s, rv != APR_SUCCESS);
+    if (rv != APR_SUCCESS || end != APR_SUCCESS) {
+        *result = EC_LOGIN_FAILED;
+        return rv != APR_SUCCESS ? rv : end;
     }
+    if (*result == EC_LOGIN_OK)
+        *app = a;
     return APR_SUCCESS;
 }

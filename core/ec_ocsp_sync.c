@@ -19,8 +19,8 @@
 #define TAG(c) "LOWER(LEFT(HEX(" c "), 16))"
 /* Every statement names its join order and indexes (sql/008): read from the large table along
  * the feed's index, never from ca outwards. */
-#define FEED_COLS(hint) "SELECT STRAIGHT_JOIN " TAG("i.key_sha1") ", r.serial_hex, r.hash_alg, " EPOCH_S("r.this_update") ", " \
-    EPOCH_S("r.next_update") ", " EPOCH_US("r.status_changed") ", " EPOCH_US("r.updated_at") ", " \
+#define FEED_COLS(hint) "SELECT STRAIGHT_JOIN " TAG("i.key_sha1") ", r.serial_hex, r.hash_alg, " \
+    EPOCH_S("r.this_update") ", " EPOCH_S("r.next_update") ", " EPOCH_US("r.status_changed") ", " EPOCH_US("r.updated_at") ", " \
     HEX_DER("r.response_der") ", COALESCE(c.status, k.status), " \
     "COALESCE(" EPOCH_S("COALESCE(c.revoked_at, k.revoked_at)") ", 0), " \
     "IF(c.serial_hex IS NOT NULL, COALESCE(c.revocation_reason, -1), COALESCE(k.revocation_reason, 0)), " \
@@ -53,8 +53,8 @@ const ec_stmt_t ec_ocsp_sync_stmts[] = {
     /* Keyed by the issuer's key hash, which every request carries: a node can answer from
      * its replica without asking the database which ca.id that is. */
     { "ocsp_sync_changes_cert", "SELECT STRAIGHT_JOIN " TAG("i.key_sha1") ", c.serial_hex, "
-      EPOCH_US("c.status_changed") " FROM certificate c FORCE INDEX (certificate_changed_key) JOIN ca i ON i.id = c.issuer_id "
-      "WHERE c.status_changed >= " FROM_US
+      EPOCH_US("c.status_changed") " FROM certificate c FORCE INDEX (certificate_changed_key) "
+      "JOIN ca i ON i.id = c.issuer_id WHERE c.status_changed >= " FROM_US
       " AND (c.status_changed > " FROM_US " OR c.serial_hex > %s)"
       " ORDER BY c.status_changed, c.serial_hex LIMIT " XSTR(CHANGES_BATCH) },
     { "ocsp_sync_changes_ca", "SELECT " TAG("i.key_sha1") ", k.serial_hex, " EPOCH_US("k.status_changed")

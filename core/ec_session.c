@@ -7,11 +7,13 @@ const ec_stmt_t ec_session_stmts[] = {
     { "session_insert", "INSERT INTO session (id_sha256, application_id, csrf_token, client_addr, "
       "lang, purpose) VALUES (UNHEX(%s), NULLIF(%s, ''), %s, %s, %s, %s)" },
     { "session_get", "SELECT application_id, csrf_token, lang, "
-      "TIMESTAMPDIFF(SECOND, last_seen, NOW()), purpose FROM session WHERE id_sha256 = UNHEX(%s)" },
+      "TIMESTAMPDIFF(SECOND, last_seen, NOW()), purpose, TIMESTAMPDIFF(SECOND, created_at, NOW()) "
+      "FROM session WHERE id_sha256 = UNHEX(%s)" },
     { "session_touch", "UPDATE session SET last_seen = NOW() WHERE id_sha256 = UNHEX(%s)" },
     { "session_delete", "DELETE FROM session WHERE id_sha256 = UNHEX(%s)" },
     { "session_lang", "UPDATE session SET lang = %s WHERE id_sha256 = UNHEX(%s)" },
-    { "session_expire", "DELETE FROM session WHERE last_seen < NOW() - INTERVAL %s SECOND LIMIT 500" },
+    { "session_expire", "DELETE FROM session WHERE last_seen < NOW() - INTERVAL %s SECOND "
+      "OR created_at < NOW() - INTERVAL %s SECOND LIMIT 500" },
     { NULL, NULL }
 };
 
@@ -57,16 +59,16 @@ apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id,
 apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, int idle_seconds,
                              ec_session_t **out)
 {
-    const char *c[5], *h;
+    const char *c[6], *h;
     ec_session_t *ss;
     apr_status_t rv;
 
     if (!cookie_ok(cookie))
         return APR_ENOENT;
     h = id_hash(p, cookie);
-    if ((rv = ec_store_get1(s, p, "session_get", 5, c, EC_ARGS(h))) != APR_SUCCESS)
+    if ((rv = ec_store_get1(s, p, "session_get", 6, c, EC_ARGS(h))) != APR_SUCCESS)
         return rv;
-    if (!c[3] || apr_atoi64(c[3]) > idle_seconds) {
+    if (!c[3] || !c[5] || apr_atoi64(c[3]) > idle_seconds || apr_atoi64(c[5]) > EC_SESSION_MAX_AGE) {
         ec_store_exec(s, p, "session_delete", NULL, EC_ARGS(h));
         return APR_ENOENT;
     }
@@ -98,7 +100,8 @@ apr_status_t ec_session_set_lang(ec_store_t *s, apr_pool_t *p, ec_session_t *ss,
 
 apr_status_t ec_session_expire(ec_store_t *s, apr_pool_t *p, int idle_seconds)
 {
-    return ec_store_exec(s, p, "session_expire", NULL, EC_ARGS(apr_itoa(p, idle_seconds)));
+    return ec_store_exec(s, p, "session_expire", NULL,
+                         EC_ARGS(apr_itoa(p, idle_seconds), apr_itoa(p, EC_SESSION_MAX_AGE)));
 }
 
 int ec_session_csrf_ok(const ec_session_t *ss, const char *token)

@@ -8,6 +8,10 @@
 
 extern const ec_stmt_t ec_session_stmts[];
 
+/* However active, a session ends this long after it began (an absolute timeout, as well as
+ * the idle one): a stolen cookie does not live for ever. A working day. */
+#define EC_SESSION_MAX_AGE (8 * 3600)
+
 typedef struct {
     const char *cookie;          /* 64 hex digits: the value the browser holds */
     const char *app_id;          /* NULL before login */
@@ -19,8 +23,8 @@ typedef struct {
 /* purpose: "flow" or "revoke"; a session serves only the pages of its purpose. */
 apr_status_t ec_session_create(ec_store_t *s, apr_pool_t *p, const char *app_id, const char *purpose,
                                const char *client_addr, const char *lang, ec_session_t **out);
-/* The session of a cookie, unless it is malformed, unknown or idle longer than
- * idle_seconds (then it is deleted): APR_ENOENT. Marks it as seen now. */
+/* The session of a cookie, unless it is malformed, unknown, idle longer than idle_seconds
+ * or older than EC_SESSION_MAX_AGE (then it is deleted): APR_ENOENT. Marks it as seen now. */
 apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, int idle_seconds,
                              ec_session_t **out);
 apr_status_t ec_session_destroy(ec_store_t *s, apr_pool_t *p, const char *cookie);

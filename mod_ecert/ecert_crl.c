@@ -34,7 +34,6 @@ APLOG_USE_MODULE(ecert);
 static const char *const roles[] = { "ssl", "ev", "root" };
 #define NROLES 3
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
 /* Per child; only the worker's thread touches it. */
 static struct {
@@ -143,7 +142,6 @@ int ecert_crl_post_config(apr_pool_t *pconf, server_rec *s)
     ecert_srv_conf *c = ap_get_module_config(s->module_config, &ecert_module);
     int rc;
 
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     crl_w.worker = NULL;
     if (!c->crl_dir)
         return OK;
@@ -168,11 +166,9 @@ static const char *file_of(request_rec *r)
 
 static int fetch_missing(request_rec *r, const char *dir, const char *name)
 {
-    ap_dbd_t *d = dbd_acquire ? dbd_acquire(r) : NULL;
+    ap_dbd_t *d = ecert_dbd(r);
     apr_status_t rv;
 
-    if (!d && dbd_acquire)
-        d = dbd_acquire(r);     /* a pooled connection that died with the server goes once */
     if (!d)
         return HTTP_SERVICE_UNAVAILABLE;
     rv = ec_crl_mirror_fetch(ec_store_wrap(r->pool, d->driver, d->handle, d->prepared), r->pool, dir, name);

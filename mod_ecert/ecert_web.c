@@ -18,16 +18,34 @@
 #define LANG_COOKIE "ecert_lang"
 #define FORM_MAX (72 * 1024)
 
-int ecert_store(ecert_req_t *q)
+/* Each pooled connection that died with the database (a restart) fails mod_dbd's check
+ * at once and is dropped: the next try takes the next one, and once the dead are gone a new
+ * one is opened. A try that fails slowly was an attempt to connect: no more then. */
+#define DBD_TRIES 32
+#define DBD_SLOW apr_time_from_msec(50)
+
+ap_dbd_t *ecert_dbd(request_rec *r)
 {
     static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire;
+    ap_dbd_t *dbd = NULL;
+
+    if (!acquire)
+        acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    for (int i = 0; acquire && !dbd && i < DBD_TRIES; i++) {
+        apr_time_t t0 = apr_time_now();
+        if (!(dbd = acquire(r)) && apr_time_now() - t0 > DBD_SLOW)
+            break;
+    }
+    return dbd;
+}
+
+int ecert_store(ecert_req_t *q)
+{
     ap_dbd_t *dbd;
 
     if (q->store)
         return OK;
-    if (!acquire)
-        acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    if (!acquire || !(dbd = acquire(q->r))) {
+    if (!(dbd = ecert_dbd(q->r))) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "ECE0020: no database connection from mod_dbd");
         return HTTP_SERVICE_UNAVAILABLE;
     }

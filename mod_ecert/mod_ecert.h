@@ -4,6 +4,8 @@
 
 #include <httpd.h>
 #include <http_config.h>
+#include <apr_dbd.h>
+#include <mod_dbd.h>
 #include "ec_p11.h"
 #include "ec_profile.h"
 #include "ec_session.h"
@@ -78,6 +80,8 @@ extern module AP_MODULE_DECLARE_DATA ecert_module;
 
 /* ecert_web.c: request plumbing */
 int ecert_store(ecert_req_t *q);
+/* The request's pooled database connection, or NULL (logged by mod_dbd). */
+ap_dbd_t *ecert_dbd(request_rec *r);
 int ecert_render(ecert_req_t *q, const char *page, int status);
 int ecert_redirect(ecert_req_t *q, const char *path);
 int ecert_read_form(ecert_req_t *q);

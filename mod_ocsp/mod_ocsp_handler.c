@@ -99,15 +99,24 @@ int ocsp_map_to_storage(request_rec *r)
     return OK;
 }
 
+#define OCSP_DBD_TRIES 32
+#define OCSP_DBD_SLOW apr_time_from_msec(50)
+
 static ec_store_t *store(req_ctx *x)
 {
     if (!x->tried && dbd_acquire) {
-        ap_dbd_t *d;
+        /* Each pooled connection that died with the database (a restart) fails its check
+         * at once and is dropped: the next try takes the next one, and once the dead are
+         * gone a new one is opened. A try that fails slowly was an attempt to connect; and
+         * while the watchdog knows the database is away, one try is enough. */
+        int tries = ocsp_watch_db_down() ? 1 : OCSP_DBD_TRIES;
+        ap_dbd_t *d = NULL;
         x->tried = 1;
-        /* A pooled connection that died with the database fails its check once and is
-         * dropped: the second try opens a new one. */
-        if (!(d = dbd_acquire(x->r)))
-            d = dbd_acquire(x->r);
+        for (int i = 0; !d && i < tries; i++) {
+            apr_time_t t0 = apr_time_now();
+            if (!(d = dbd_acquire(x->r)) && apr_time_now() - t0 > OCSP_DBD_SLOW)
+                break;
+        }
         if (d)
             x->store = ec_store_wrap(x->r->pool, d->driver, d->handle, d->prepared);
     }
@@ -188,6 +197,13 @@ static ec_ocsp_verdict_t from_replica(req_ctx *x, ocsp_issuer_conf *is, const ec
     }
 }
 
+/* Whether the replica's record is the answer without asking the database: fresh, or still
+ * valid while the database is known to be away (then it is the best there is). */
+static int replica_suffices(ec_ocsp_verdict_t have)
+{
+    return have == EC_OCSP_SERVE || (have == EC_OCSP_FALLBACK && ocsp_watch_db_down());
+}
+
 /* The pre-signed answer for one CertID of issuer is: EC_OCSP_SUCCESSFUL with *e (der in the
  * request pool), or the error status to send. */
 static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *id, ec_ocsp_entry_t *e)
@@ -200,8 +216,7 @@ static int answer_one(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *
     ec_store_t *st = NULL;
     int looked_up = 0;
 
-    /* While the database is known to be away, what the replica holds is the best there is. */
-    if (have == EC_OCSP_SERVE || (have == EC_OCSP_FALLBACK && ocsp_watch_db_down())) {
+    if (replica_suffices(have)) {
         *e = kept;
         return EC_OCSP_SUCCESSFUL;
     }
@@ -256,7 +271,7 @@ static int status_of(req_ctx *x, ocsp_issuer_conf *is, const ec_ocsp_certid_t *i
         return EC_OCSP_SUCCESSFUL;      /* unknown */
     serial = ec_ocsp_serial_hex(r->pool, id->serial.p, id->serial.n);
     have = from_replica(x, is, id, serial, &kept);
-    if (have != EC_OCSP_SERVE && !(have == EC_OCSP_FALLBACK && ocsp_watch_db_down())) {
+    if (!replica_suffices(have)) {
         if ((st = store(x)) && ocsp_issuer_ready(is, st, r->pool) == 0 &&
             ec_ocsp_lookup(st, r->pool, &is->core, serial, id->alg, &rec) == APR_SUCCESS) {
             sr->status = rec.found ? rec.status : EC_OCSP_UNKNOWN;

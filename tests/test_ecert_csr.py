@@ -13,7 +13,7 @@ import secrets
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ecert_util import Subscriber, new_application, make_csr, rsa_key, page_error, error_code, \
@@ -204,6 +204,25 @@ def test_signature_does_not_verify(stack, at_csr):
     b64 = base64.encodebytes(bytes(der)).decode()
     text = "-----BEGIN NEW CERTIFICATE REQUEST-----\n%s-----END NEW CERTIFICATE REQUEST-----\n" % b64
     refused(stack, env, sub, text, "csr.bad_signature", "does not prove possession")
+
+
+def test_sha1_signed_request(stack, at_csr):
+    env, sub = at_csr
+    refused(stack, env, sub, make_csr(rsa_key(), env["server_name"], hash_alg=hashes.SHA1()), "csr.sig_alg",
+            "SHA-1")
+
+
+def test_ber_indefinite_length_request(stack, at_csr):
+    """The outer SEQUENCE re-encoded with an indefinite length: the signature (over the inner
+    CertificationRequestInfo) still verifies, and OpenSSL reads BER; DER is required."""
+    env, sub = at_csr
+    der = x509.load_pem_x509_csr(make_csr(rsa_key(), env["server_name"]).replace(
+        "NEW CERTIFICATE REQUEST", "CERTIFICATE REQUEST").encode()).public_bytes(serialization.Encoding.DER)
+    assert der[0] == 0x30 and der[1] == 0x82
+    ber = b"\x30\x80" + der[4:] + b"\x00\x00"
+    text = "-----BEGIN NEW CERTIFICATE REQUEST-----\n%s-----END NEW CERTIFICATE REQUEST-----\n" % \
+        base64.encodebytes(ber).decode()
+    refused(stack, env, sub, text, "csr.not_der", "not in DER")
 
 
 def test_key_not_rsa(stack, at_csr):

@@ -387,6 +387,18 @@ def test_idle_timeout(stack):
     assert stack.sql("SELECT COUNT(*) FROM session WHERE application_id = %s", (env["id"],))[0][0] == 0
 
 
+def test_session_has_an_absolute_lifetime(stack):
+    """Active all along, a session still ends EC_SESSION_MAX_AGE (8 h) after it began."""
+    env = new_application(stack, unique("absolute"))
+    sub = Subscriber(stack)
+    sub.login(env)
+    assert sub.get("/confirm").url.endswith("/confirm")
+    stack.sql("UPDATE session SET created_at = NOW() - INTERVAL 30 DAY, last_seen = NOW() "
+              "WHERE application_id = %s", (env["id"],))
+    assert sub.get("/confirm").url.endswith("/login")
+    assert stack.sql("SELECT COUNT(*) FROM session WHERE application_id = %s", (env["id"],))[0][0] == 0
+
+
 def test_csrf_less_post_refused(stack):
     env = new_application(stack, unique("csrf"))
     sub = Subscriber(stack)

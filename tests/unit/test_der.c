@@ -44,7 +44,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    plan(16);
+    plan(22);
 
     ok(enc_eq(f_int0, "020100", p), "INTEGER 0");
     ok(enc_eq(f_int128, "02020080", p), "INTEGER 128 gets a leading zero");
@@ -68,6 +68,22 @@ int main(void)
     ok(ec_der_get(&in, EC_DER_OCTETSTRING, &v, NULL, NULL) < 0, "length beyond the buffer refused");
     in = (ec_der_r){ (const uint8_t *)"\x1f\x01\x00", 3 };
     ok(ec_der_get(&in, -1, &v, NULL, NULL) < 0, "multi-byte tag refused");
+    ok(ec_der_strict((const uint8_t *)"\x30\x06\x31\x04\xa0\x02\x05\x00", 8) == 0,
+       "strict: nested SEQUENCE, SET and context tag");
+    ok(ec_der_strict((const uint8_t *)"\x30\x80\x05\x00\x00\x00", 6) < 0, "strict: indefinite outer length");
+    ok(ec_der_strict((const uint8_t *)"\x30\x06\x30\x80\x05\x00\x00\x00", 8) < 0,
+       "strict: indefinite length inside");
+    ok(ec_der_strict((const uint8_t *)"\x30\x05\x24\x03\x04\x01\x41", 7) < 0,
+       "strict: constructed OCTET STRING");
+    ok(ec_der_strict((const uint8_t *)"\x30\x02\x05\x00\x00", 5) < 0, "strict: trailing octets");
+    {
+        uint8_t deep[2 * 40];
+        for (int i = 0; i < 40; i++) {
+            deep[2 * i] = 0x30;
+            deep[2 * i + 1] = (uint8_t)(2 * (39 - i));
+        }
+        ok(ec_der_strict(deep, sizeof(deep)) < 0, "strict: nesting deeper than 32 refused");
+    }
     in = (ec_der_r){ (const uint8_t *)"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x0b", 9 };
     ok(ec_der_oid_text(&in, text, sizeof(text)) == 0 && !strcmp(text, "1.2.840.113549.1.1.11"),
        "OID decodes to dotted text (%s)", text);
