@@ -16,7 +16,6 @@ typedef struct {
     const char *db_driver, *db_params;
     const char *p11_module, *token_pin;
     const char *publish_dir;
-    apr_array_header_t *issuers;   /* "role certfile keyuri" lines of ECertIssuer */
     apr_array_header_t *lines;     /* every directive line: ctl_line_t */
 } ctl_conf_t;
 

@@ -55,7 +55,6 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
     memset(conf, 0, sizeof(*conf));
     conf->path = path;
     conf->db_driver = "mysql";
-    conf->issuers = apr_array_make(p, 2, sizeof(char *));
     conf->lines = apr_array_make(p, 32, sizeof(ctl_line_t));
     if ((rv = ec_read_file(p, path, 1 << 20, &data, &len)) != APR_SUCCESS) {
         *err = apr_psprintf(p, "cannot read %s", path);
@@ -82,8 +81,6 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
             conf->token_pin = argv[1];
         else if (!strcasecmp(argv[0], "ECertPublishDir"))
             conf->publish_dir = argv[1];
-        else if (!strcasecmp(argv[0], "ECertIssuer") && n == 4)
-            APR_ARRAY_PUSH(conf->issuers, char *) = apr_pstrcat(p, argv[1], " ", argv[2], " ", argv[3], NULL);
     }
     return APR_SUCCESS;
 }

@@ -56,15 +56,20 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
 
     memset(&ctx, 0, sizeof(ctx));
     memset(issuers, 0, sizeof(issuers));
-    for (int i = 0; i < ctl->conf.issuers->nelts && n < 2; i++) {
-        char *line = apr_pstrdup(ctl->pool, APR_ARRAY_IDX(ctl->conf.issuers, i, char *)), *save;
-        const char *role = apr_strtok(line, " ", &save), *file = apr_strtok(NULL, " ", &save);
-        const char *uri = apr_strtok(NULL, " ", &save);
+    /* ECertIssuer ROLE CERTFILE KEYURI, as httpd splits it (quoted paths may hold spaces). */
+    for (int i = 0; i < ctl->conf.lines->nelts && n < 2; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(ctl->conf.lines, i, ctl_line_t);
+        const char *role, *file, *uri;
         const uint8_t *der;
         size_t len;
-        if (!role || !file || !uri || ec_read_cert(ctl->pool, file, &der, &len) != APR_SUCCESS ||
+        if (strcasecmp(l->name, "ECertIssuer") || l->argc != 3)
+            continue;
+        role = l->argv[0];
+        file = l->argv[1];
+        uri = l->argv[2];
+        if (ec_read_cert(ctl->pool, file, &der, &len) != APR_SUCCESS ||
             ec_issuer_init(ctl->pool, role, der, len, &issuers[n]) != APR_SUCCESS)
-            ctl_fail("ECertIssuer %s: cannot read its certificate", role ? role : "?");
+            ctl_fail("ECertIssuer %s: cannot read its certificate %s", role, file);
         if (!ctx.p11) {
             label = ctl_token_label(ctl->pool, uri);
             if (!label)

@@ -65,6 +65,97 @@ static int alnum_max(const char *s, size_t max)
     return 1;
 }
 
+/* One code point of valid, shortest-form UTF-8 at s (no surrogates, at most U+10FFFF);
+ * its length, or 0. */
+static int utf8_next(const unsigned char *s, unsigned *cp)
+{
+    int n = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    static const unsigned least[] = { 0, 0, 0x80, 0x800, 0x10000 };
+    unsigned c;
+
+    if (!n)
+        return 0;
+    c = n == 1 ? s[0] : s[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+/* What a subject must never carry: controls; the bidirectional, invisible and format
+ * characters that make a name read other than it is (U+202E, U+FEFF, zero widths, variation
+ * selectors, tags); markup brackets; private use; emoji and pictographs. */
+static int misleading(unsigned c)
+{
+    static const unsigned ranges[][2] = {
+        { 0x00, 0x1f }, { 0x7f, 0x9f }, { '<', '<' }, { '>', '>' }, { 0xad, 0xad }, { 0x34f, 0x34f },
+        { 0x61c, 0x61c }, { 0x180e, 0x180e }, { 0x200b, 0x200f }, { 0x2028, 0x202e }, { 0x2060, 0x206f },
+        { 0x2600, 0x27bf }, { 0x2b00, 0x2bff }, { 0xe000, 0xf8ff }, { 0xfe00, 0xfe0f }, { 0xfeff, 0xfeff },
+        { 0xfff0, 0xffff }, { 0x1f000, 0x1faff }, { 0xe0000, 0xe01ef }, { 0xf0000, 0x10ffff },
+    };
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+        if (c >= ranges[i][0] && c <= ranges[i][1])
+            return 1;
+    return 0;
+}
+
+/* Text that the certificate's subject will carry: valid UTF-8 of at most max characters
+ * (RFC 5280's upper bounds; issuance's lint refuses longer, so the application could never be
+ * issued), no space at either end, and nothing misleading. NULL when acceptable. */
+static const char *subject_text(apr_pool_t *p, const char *field, const char *s, size_t max)
+{
+    size_t chars = 0;
+    unsigned c;
+    int n;
+
+    if (empty(s))
+        return NULL;
+    if (*s == ' ' || s[strlen(s) - 1] == ' ')
+        return apr_psprintf(p, "the %s begins or ends with a space", field);
+    for (const unsigned char *q = (const unsigned char *)s; *q; q += n, chars++) {
+        if (!(n = utf8_next(q, &c)))
+            return apr_psprintf(p, "the %s is not valid UTF-8", field);
+        if (misleading(c))
+            return apr_psprintf(p, "the %s contains U+%04X, which a certificate's subject must not carry",
+                                field, c);
+    }
+    if (chars > max)
+        return apr_psprintf(p, "the %s has %" APR_SIZE_T_FMT " characters; at most %" APR_SIZE_T_FMT
+                            " fit in a certificate", field, chars, max);
+    return NULL;
+}
+
+/* serialNumber is a PrintableString (BR 7.1.4.2.2, X.520): letters, digits and ' ()+,-./:=? */
+static int printable(const char *s)
+{
+    for (; s && *s; s++)
+        if (!apr_isalnum(*s) && !strchr(" '()+,-./:=?", *s))
+            return 0;
+    return 1;
+}
+
+static const char *subject_fields(apr_pool_t *p, const ec_app_t *a)
+{
+    const char *err;
+
+    if ((err = subject_text(p, "English organisation name", a->org_en, 64)) ||
+        (err = subject_text(p, "Chinese organisation name", a->org_zh, 64)) ||
+        (err = subject_text(p, "English branch name", a->branch_en, 64)) ||
+        (err = subject_text(p, "Chinese branch name", a->branch_zh, 64)) ||
+        (err = subject_text(p, "street address", a->ev_street, 128)) ||
+        (err = subject_text(p, "registration number", a->ev_reg_no, 64)))
+        return err;
+    if (!printable(a->ev_reg_no))
+        return "the registration number (the certificate's serialNumber) has only letters, digits, "
+               "spaces and ' ( ) + , - . / : = ?";
+    return NULL;
+}
+
 static const char *const ev_categories[] = {
     "Private Organization", "Government Entity", "Business Entity", "Non-Commercial Entity", NULL
 };
@@ -108,6 +199,8 @@ const char *ec_app_validate(apr_pool_t *p, ec_app_t *a)
     }
     if (empty(a->org_en) && empty(a->org_zh))
         return "an organisation name in English or Chinese is required";
+    if ((err = subject_fields(p, a)) != NULL)
+        return err;
     if (!alnum_max(a->br_no, 16))
         return "the business registration number has at most 16 letters or digits";
     if (!alnum_max(a->ci_cr_no, 8))

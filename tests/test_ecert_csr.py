@@ -391,6 +391,25 @@ def test_ecertctl_issue_50_serials(stack, tmp_path):
     assert r.returncode == 1 and "issued" in r.stderr
 
 
+def test_ecertctl_reads_quoted_issuer_paths_with_spaces(stack, tmp_path):
+    """ECertIssuer ssl "/path with spaces/ca.pem" "pkcs11:..." is split as httpd splits it."""
+    import shutil
+    conf = open(stack.ecert_conf).read()
+    m = re.search(r'^ECertIssuer ssl "([^"]+)"', conf, re.M)
+    spaced = tmp_path / "issuer certs" / "ssl ca.pem"
+    spaced.parent.mkdir()
+    shutil.copy(m.group(1), spaced)
+    other = tmp_path / "ecert.conf"
+    other.write_text(conf.replace('"%s"' % m.group(1), '"%s"' % spaced))
+    env = new_application(stack, unique("spaced"))
+    path = tmp_path / "req.csr"
+    path.write_text(make_csr(rsa_key(), env["server_name"]))
+    out = tmp_path / "cert.pem"
+    r = stack.ctl("issue", "--reference", env["reference"], "--csr", str(path), "--out", str(out), conf=str(other))
+    assert "Serial Number:" in r.stdout
+    assert certificate_of(stack, env)[0] == x509.load_pem_x509_certificate(out.read_bytes())
+
+
 def test_ecertctl_issue_refusals(stack, tmp_path):
     env = new_application(stack, unique("ctl"), government=False)
     path = tmp_path / "a.csr"

@@ -401,6 +401,17 @@ BAD = [
     (["--br-no", "12345678901234567"], "at most 16"),
     (["--type", "ev"], "EV application needs"),
     (["--period", "7"], "1 to 3 years"),
+    # what issuance would refuse or should never print (issue 13)
+    (["--org-en", "A" * 65], "65 characters"),
+    (["--org-en", "Example \u202eLimited"], "U+202E"),
+    (["--org-zh", "\ufeff範例有限公司"], "U+FEFF"),
+    (["--org-en", "Example <b>Limited</b>"], "U+003C"),
+    (["--org-en", "Example \U0001f600 Limited"], "U+1F600"),
+    (["--branch-en", "IT\u200b"], "U+200B"),
+    (["--type", "ev", "--ev-street", "1 Queen's Road \u202e", "--ev-reg-no", "1", "--ev-category",
+      "Private Organization"], "U+202E"),
+    (["--type", "ev", "--ev-street", "1 Queen's Road", "--ev-reg-no", "12345678\u00e9", "--ev-category",
+      "Private Organization"], "registration number"),
 ]
 
 

@@ -16,7 +16,7 @@ int main(void)
 
     apr_initialize();
     apr_pool_create(&p, NULL);
-    plan(22);
+    plan(32);
 
     ok(ec_pin_digits(pin, 16) == APR_SUCCESS && strlen(pin) == 16 && strspn(pin, "0123456789") == 16,
        "16 random digits");
@@ -64,6 +64,32 @@ int main(void)
     a->org_zh = "範例";
     a->email = "a@example.com";
     ok(ec_app_validate(p, a) == NULL, "wildcard application accepted");
+
+    a->org_en = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKL";   /* 64 */
+    ok(ec_app_validate(p, a) == NULL, "a 64-character organisation name accepted");
+    a->org_en = "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLM";  /* 65 */
+    ok(ec_app_validate(p, a) && strstr(ec_app_validate(p, a), "65 characters"), "65 characters refused: %s",
+       ec_app_validate(p, a));
+    a->org_en = "Example";
+    a->org_zh = "香港郵政香港郵政香港郵政香港郵政香港郵政香港郵政香港郵政香港郵政";      /* 32 characters, 96 octets */
+    ok(ec_app_validate(p, a) == NULL, "characters are counted, not octets");
+    a->org_zh = "Example \xe2\x80\xae" "evil";
+    ok(ec_app_validate(p, a) && strstr(ec_app_validate(p, a), "U+202E"), "bidi override refused: %s",
+       ec_app_validate(p, a));
+    a->org_zh = "\xef\xbb\xbf" "Example";
+    ok(ec_app_validate(p, a) && strstr(ec_app_validate(p, a), "U+FEFF"), "U+FEFF refused");
+    a->org_zh = "Example <b>Ltd</b>";
+    ok(ec_app_validate(p, a) != NULL, "markup refused");
+    a->org_zh = "Example \xf0\x9f\x98\x80 Ltd";
+    ok(ec_app_validate(p, a) && strstr(ec_app_validate(p, a), "U+1F600"), "emoji refused");
+    a->org_zh = "Example \xc0\xaf";
+    ok(ec_app_validate(p, a) && strstr(ec_app_validate(p, a), "UTF-8"), "overlong UTF-8 refused");
+    a->org_zh = " Example";
+    ok(ec_app_validate(p, a) != NULL, "leading space refused");
+    a->org_zh = "Example";
+    a->branch_en = "IT\x01";
+    ok(ec_app_validate(p, a) != NULL, "control character in the branch refused");
+    a->branch_en = NULL;
 
     apr_pool_destroy(p);
     apr_terminate();
