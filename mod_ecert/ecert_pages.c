@@ -21,6 +21,8 @@
 #include "ec_revoke.h"
 #include "ec_util.h"
 
+APLOG_USE_MODULE(ecert);
+
 #define REASON_MAX 500
 
 /* ------------------------------------------------------------ presentation helpers */

@@ -14,6 +14,8 @@
 #include "mod_ecert.h"
 #include "ec_util.h"
 
+APLOG_USE_MODULE(ecert);
+
 #define SESSION_COOKIE "ecert_sid"
 #define LANG_COOKIE "ecert_lang"
 #define FORM_MAX (72 * 1024)

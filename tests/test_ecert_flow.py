@@ -556,3 +556,17 @@ def test_issuance_is_all_or_nothing(stack):
     r = sub.submit_csr(make_csr(rsa_key(), name))
     assert r.url.endswith("/certificate"), page_error(r)
     assert certificate_of(stack, env)[3] == "issued"
+
+
+def test_issuance_is_logged_under_the_module_name(stack):
+    """LogLevel ecert:info: the pages' lines carry the module's name, so issuance's info
+    line reaches the log (it was filed under no module, at the server's warn level)."""
+    env = new_application(stack, unique("logged"))
+    issue_via_web(stack, env)
+    serial = certificate_of(stack, env)[0].serial_number
+    lines = [ln for ln in stack.error_log_lines() if "ECE0030: issued serial" in ln and
+             ln.endswith("application %s" % env["id"])]
+    assert lines and "[ecert:info]" in lines[-1], lines
+    assert ("%x" % serial) in lines[-1].lower()
+    unnamed = [ln for ln in stack.error_log_lines() if re.search(r"\] \[:(emerg|alert|crit|error|warn|notice|info)\]", ln)]
+    assert not unnamed, unnamed[:3]
