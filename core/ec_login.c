@@ -13,7 +13,12 @@ const ec_stmt_t ec_login_stmts[] = {
     /* A change, not a mere lock: on Galera only a written row makes concurrent attempts from
      * other nodes conflict at commit. */
     { "login_gate", "INSERT INTO login_gate (client_addr, turns) VALUES (%s, 1) "
-      "ON DUPLICATE KEY UPDATE turns = turns + 1" },
+      "ON DUPLICATE KEY UPDATE turns = turns + 1, seen_at = NOW(3)" },
+    /* Quiet rows found without locks, then deleted one by one by their key (a range delete
+     * would lock gaps that the attempts' own gate rows move into). */
+    { "login_gate_quiet", "SELECT client_addr FROM login_gate WHERE seen_at < NOW(3) - INTERVAL %s SECOND "
+      "LIMIT 20" },
+    { "login_gate_purge", "DELETE FROM login_gate WHERE client_addr = %s AND seen_at < NOW(3) - INTERVAL %s SECOND" },
     { "login_gate_limited", "UPDATE login_gate SET limited_at = NOW(3) WHERE client_addr = %s "
       "AND (limited_at IS NULL OR limited_at < NOW(3) - INTERVAL %s SECOND)" },
     { "login_lock_app", "SELECT locked, failed_logins FROM application WHERE id = %s FOR UPDATE" },
@@ -119,6 +124,26 @@ static apr_status_t decide(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t
     return rv;
 }
 
+/* Outside any attempt's transaction: a gate row quiet for longer than the window holds
+ * nothing (its count is of attempts older than the window), so the table stays small. */
+static void purge_quiet_gates(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol)
+{
+    const char *window = apr_itoa(p, pol->rate_window);
+    apr_array_header_t *quiet = apr_array_make(p, 4, sizeof(const char *));
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+
+    if (ec_store_select(s, p, "login_gate_quiet", &res, EC_ARGS(window)) != APR_SUCCESS)
+        return;
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
+        const char *addr = ec_store_col(s, row, 0);
+        if (addr)
+            APR_ARRAY_PUSH(quiet, const char *) = apr_pstrdup(p, addr);
+    }
+    for (int i = 0; i < quiet->nelts; i++)
+        ec_store_exec(s, p, "login_gate_purge", NULL, EC_ARGS(APR_ARRAY_IDX(quiet, i, const char *), window));
+}
+
 apr_status_t ec_login(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol,
                       const char *server_name, const char *reference, const char *pin,
                       const char *client_addr, ec_app_t **app, ec_login_result_t *result)
@@ -163,5 +188,6 @@ apr_status_t ec_login(ec_store_t *s, apr_pool_t *p, const ec_login_policy_t *pol
     }
     if (*result == EC_LOGIN_OK)
         *app = a;
+    purge_quiet_gates(s, p, pol);
     return APR_SUCCESS;
 }

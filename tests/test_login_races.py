@@ -100,3 +100,15 @@ def test_address_limit_holds_at_thirty_under_a_burst(stack, clean_address):
     # one rate_limited audit record for the window, not one per refused attempt
     assert stack.sql("SELECT COUNT(*) FROM audit_event WHERE event = 'login.rate_limited' AND seq > %s",
                      (seq,))[0][0] == 1
+
+
+def test_gate_rows_of_quiet_addresses_are_purged(stack, clean_address):
+    """One gate row per address that ever tried: those quiet for longer than the window
+    (600 s) go at the next attempt, so the table does not grow with every address seen."""
+    stack.sql("INSERT INTO login_gate (client_addr, turns, seen_at) VALUES ('192.0.2.7', 3, NOW(3) - "
+              "INTERVAL 2 HOUR), ('192.0.2.8', 1, NOW(3))")
+    env = new_application(stack, unique("purge"))
+    assert Subscriber(stack).login(env).url.endswith("/confirm")
+    left = {r[0] for r in stack.sql("SELECT client_addr FROM login_gate WHERE client_addr LIKE '192.0.2.%'")}
+    assert left == {"192.0.2.8"}
+    stack.sql("DELETE FROM login_gate WHERE client_addr = '192.0.2.8'")
