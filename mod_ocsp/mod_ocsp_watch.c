@@ -29,13 +29,17 @@ APLOG_USE_MODULE(ocsp);
 #define SWEEP apr_time_from_sec(5)
 
 static APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+
+/* mod_watchdog's threads outlive the child's pool, but the database connections and token
+ * sessions a round holds belong to that pool: when it goes, the rounds under way finish
+ * (a signing round at its next batch) and no other starts. */
 static int stopping;
 
 static int signing_goes_on(apr_time_t start)
 {
     return apr_time_now() - start < SIGN_BUDGET && !__atomic_load_n(&stopping, __ATOMIC_SEQ_CST);
 }
-static APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
 
 /* Once a round has the replica current again, or fails after it did not. */
 static int sync_failing;
