@@ -187,7 +187,7 @@ static void job_round(job_t *j, server_rec *s)
 {
     ap_dbd_t *dbd;
     apr_time_t now = apr_time_now();
-    apr_pool_t *pool;
+    apr_pool_t *pool, *work;
 
     if (now < j->retry_at)
         return;
@@ -210,7 +210,11 @@ static void job_round(job_t *j, server_rec *s)
     __atomic_store_n(&j->db_down, 0, __ATOMIC_RELAXED);
     j->backoff = 0;
     j->retry_at = 0;
-    j->work(ec_store_wrap(pool, dbd->driver, dbd->handle, dbd->prepared), pool);
+    /* The work's own pool goes first: the result sets it holds are freed on the connection
+     * while it is still this round's, never after another thread has taken it. */
+    apr_pool_create(&work, pool);
+    j->work(ec_store_wrap(work, dbd->driver, dbd->handle, dbd->prepared), work);
+    apr_pool_destroy(work);
     dbd_close(s, dbd);
     apr_pool_destroy(pool);
 }
