@@ -277,6 +277,15 @@ static void invite(ec_store_t *s, apr_pool_t *p, const ec_notice_ctx_t *n, const
     ec_notice(n, s, p, "csr-invite", a->email, v);
 }
 
+static apr_status_t digits_no_leading_zero(char *out, int n)
+{
+    do {
+        if (ec_pin_digits(out, n) != APR_SUCCESS)
+            return APR_EGENERAL;
+    } while (out[0] == '0');
+    return APR_SUCCESS;
+}
+
 apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char *actor,
                            const ec_notice_ctx_t *invitation, char **pin_out)
 {
@@ -285,14 +294,14 @@ apr_status_t ec_app_create(ec_store_t *s, apr_pool_t *p, ec_app_t *a, const char
     apr_status_t rv;
     int tries, preprinted = a->envelope_ref != NULL;
 
-    /* A fresh pair of reference numbers; the unique keys settle any race. */
+    /* A fresh pair of reference numbers; the unique keys settle any race. The tries are for
+     * numbers already taken only: a leading zero is drawn again, not counted (one draw in
+     * five has one, so five tries could all fail). */
     for (tries = 0; tries < 5; tries++) {
-        if (ec_pin_digits(env, 9) != APR_SUCCESS || ec_pin_digits(sub, 10) != APR_SUCCESS)
+        if (digits_no_leading_zero(env, 9) != APR_SUCCESS || digits_no_leading_zero(sub, 10) != APR_SUCCESS)
             return APR_EGENERAL;
         if (preprinted)
             apr_cpystrn(env, a->envelope_ref, sizeof(env));
-        if (env[0] == '0' || sub[0] == '0')
-            continue;
         if (ec_store_get1(s, p, "app_ref_taken", 1, &taken, EC_ARGS(env, sub)) != APR_SUCCESS)
             return APR_EGENERAL;
         if (!strcmp(taken, "0"))
