@@ -1,5 +1,6 @@
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_time.h>
 #include "ec_store.h"
 #include "ec_log.h"
 
@@ -128,6 +129,20 @@ apr_status_t ec_store_next(ec_store_t *s, apr_pool_t *p, apr_dbd_results_t *res,
 {
     *row = NULL;
     return apr_dbd_get_row(s->driver, p, res, row, -1) == 0 ? APR_SUCCESS : APR_EOF;
+}
+
+#define ACQUIRE_SLOW apr_time_from_msec(50)
+
+void *ec_store_acquire_retry(void *(*acquire)(void *arg), void *arg, int tries)
+{
+    void *c = NULL;
+
+    for (int i = 0; !c && i < tries; i++) {
+        apr_time_t t0 = apr_time_now();
+        if (!(c = acquire(arg)) && apr_time_now() - t0 > ACQUIRE_SLOW)
+            break;
+    }
+    return c;
 }
 
 const char *ec_store_col(ec_store_t *s, apr_dbd_row_t *row, int col)

@@ -52,6 +52,13 @@ apr_status_t ec_store_begin(ec_store_t *s, apr_pool_t *p);
 /* Commits unless a statement failed or rollback is set; returns why it did not. */
 apr_status_t ec_store_end(ec_store_t *s, int rollback);
 
+/* A connection from a pool that a database restart may have left full of dead ones: each
+ * dead one fails its check at once and is dropped, so acquire(arg) is tried again, up to
+ * EC_STORE_ACQUIRE_TRIES times, until it returns one; a try that fails slowly was a real
+ * attempt to connect, and ends the tries. NULL when none came. */
+#define EC_STORE_ACQUIRE_TRIES 32
+void *ec_store_acquire_retry(void *(*acquire)(void *arg), void *arg, int tries);
+
 const char *ec_store_error(ec_store_t *s, int rv);
 
 #endif

@@ -20,25 +20,18 @@ APLOG_USE_MODULE(ecert);
 #define LANG_COOKIE "ecert_lang"
 #define FORM_MAX (72 * 1024)
 
-/* Each pooled connection that died with the database (a restart) fails mod_dbd's check
- * at once and is dropped: the next try takes the next one, and once the dead are gone a new
- * one is opened. A try that fails slowly was an attempt to connect: no more then. */
-#define DBD_TRIES 32
-#define DBD_SLOW apr_time_from_msec(50)
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire;
+
+static void *acquire_once(void *r)
+{
+    return acquire(r);
+}
 
 ap_dbd_t *ecert_dbd(request_rec *r)
 {
-    static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire;
-    ap_dbd_t *dbd = NULL;
-
     if (!acquire)
         acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
-    for (int i = 0; acquire && !dbd && i < DBD_TRIES; i++) {
-        apr_time_t t0 = apr_time_now();
-        if (!(dbd = acquire(r)) && apr_time_now() - t0 > DBD_SLOW)
-            break;
-    }
-    return dbd;
+    return acquire ? ec_store_acquire_retry(acquire_once, r, EC_STORE_ACQUIRE_TRIES) : NULL;
 }
 
 int ecert_store(ecert_req_t *q)

@@ -99,24 +99,18 @@ int ocsp_map_to_storage(request_rec *r)
     return OK;
 }
 
-#define OCSP_DBD_TRIES 32
-#define OCSP_DBD_SLOW apr_time_from_msec(50)
+static void *acquire_once(void *r)
+{
+    return dbd_acquire(r);
+}
 
 static ec_store_t *store(req_ctx *x)
 {
     if (!x->tried && dbd_acquire) {
-        /* Each pooled connection that died with the database (a restart) fails its check
-         * at once and is dropped: the next try takes the next one, and once the dead are
-         * gone a new one is opened. A try that fails slowly was an attempt to connect; and
-         * while the watchdog knows the database is away, one try is enough. */
-        int tries = ocsp_watch_db_down() ? 1 : OCSP_DBD_TRIES;
-        ap_dbd_t *d = NULL;
+        /* While the watchdog knows the database is away, one try is enough. */
+        ap_dbd_t *d = ec_store_acquire_retry(acquire_once, x->r,
+                                             ocsp_watch_db_down() ? 1 : EC_STORE_ACQUIRE_TRIES);
         x->tried = 1;
-        for (int i = 0; !d && i < tries; i++) {
-            apr_time_t t0 = apr_time_now();
-            if (!(d = dbd_acquire(x->r)) && apr_time_now() - t0 > OCSP_DBD_SLOW)
-                break;
-        }
         if (d)
             x->store = ec_store_wrap(x->r->pool, d->driver, d->handle, d->prepared);
     }
