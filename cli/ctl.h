@@ -48,7 +48,17 @@ const char *ctl_issuer_uri(ctl_t *ctl, const char *role);
 /* "pkcs11:token=ecert;object=..." -> "ecert"; NULL when the URI names no token. */
 const char *ctl_token_label(apr_pool_t *p, const char *uri);
 apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s);
+/* The token of the activated CA keys (PIN from the keyring), or exit with why not. */
 apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11);
+/* The token with a PIN in hand (ceremony, activation): the status, not an exit. */
+apr_status_t ctl_token_open(ctl_t *ctl, const char *token_label, const char *pin, ec_p11 **p11);
+/* Label of the token of the CA keys (ECertIssuer ssl's, else "ecert"). */
+const char *ctl_ca_token(ctl_t *ctl);
+/* Two custodians' shares typed at the prompt -> the token PIN; a refusal is audited (what
+ * names the attempt) and exits. */
+const char *ctl_pin_from_shares(ctl_t *ctl, const char *what);
+/* The PIN a token was initialised with, typed at the prompt (first ceremony). */
+const char *ctl_read_initial_pin(ctl_t *ctl);
 /* Closes the token and the database, then returns code for exit(). */
 int ctl_finish(int code);
 void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -62,6 +72,8 @@ int cmd_crl(ctl_t *ctl, int argc, char **argv);
 int cmd_report(ctl_t *ctl, int argc, char **argv);
 int cmd_dcv(ctl_t *ctl, int argc, char **argv);
 int cmd_perspectives(ctl_t *ctl, int argc, char **argv);
+int cmd_activate(ctl_t *ctl, int argc, char **argv);
+int cmd_deactivate(ctl_t *ctl, int argc, char **argv);
 /* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
  * and prints what was issued; returns 0, or 1 after printing why one failed. */
 int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *roles);

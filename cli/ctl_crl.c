@@ -95,12 +95,6 @@ int ctl_crl_issue(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *const *rol
     return failed;
 }
 
-static const char *token_of(ctl_t *ctl)
-{
-    const char *label = ctl_token_label(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
-    return label ? label : "ecert";
-}
-
 typedef struct {
     ctl_t *ctl;
     apr_hash_t *roles;           /* ca.id -> role */
@@ -212,7 +206,7 @@ int cmd_crl(ctl_t *ctl, int argc, char **argv)
     if (!strcmp(verb, "issue") && optind == argc && !out) {
         ec_p11 *p11;
         ctl_store(ctl, sets, &s);
-        ctl_token(ctl, token_of(ctl), &p11);
+        ctl_token(ctl, ctl_ca_token(ctl), &p11);
         return ctl_crl_issue(ctl, s, p11, role ? (const char *const[]){ role, NULL } : all_roles);
     }
     if (!strcmp(verb, "list") && optind == argc && !out) {

@@ -7,6 +7,9 @@
 #include "ec_ca.h"
 #include "ec_audit.h"
 #include "ec_crl_job.h"
+#include "ec_shares.h"
+#include "ec_util.h"
+#include <openssl/crypto.h>
 
 static int days_arg(const char *opt, const char *v)
 {
@@ -15,6 +18,30 @@ static int days_arg(const char *opt, const char *v)
     if (*end || d < 1 || d > 40 * 366)
         ctl_fail("--%s takes a number of days (1..%d)", opt, 40 * 366);
     return (int)d;
+}
+
+/* The token PIN becomes a random one nobody sees: only its three shares are printed, once,
+ * one per custodian (CPS 6.2.2). */
+static void hand_out_shares(ctl_t *ctl, ec_store_t *s, ec_p11 *p11, const char *old_pin)
+{
+    char *pin, *shares[EC_SHARES_N];
+    ec_share_t first;
+    const char *err;
+
+    if (ec_shares_make(ctl->pool, &pin, shares) != APR_SUCCESS || ec_share_parse(shares[0], &first, &err))
+        ctl_fail("init: cannot make the custodians' shares");
+    if (ec_p11_set_pin(p11, old_pin, pin) != APR_SUCCESS)
+        ctl_fail("init: the token refused the new PIN (see the message above); the hierarchy is made "
+                 "and the old PIN still works: run init --force to try again");
+    OPENSSL_cleanse(pin, strlen(pin));
+    ec_audit(s, ctl->pool, ctl->actor, "ca.custody",
+             apr_psprintf(ctl->pool, "token PIN replaced by a random one split 2 of %d (ceremony %s)",
+                          EC_SHARES_N, ec_hex(ctl->pool, first.ceremony, sizeof(first.ceremony))));
+    printf("\nThe token PIN is now known to nobody. Give each custodian one share, and keep none:\n"
+           "any two of them activate the CA keys (ecertctl activate), one alone reveals nothing.\n");
+    for (int i = 0; i < EC_SHARES_N; i++)
+        printf("  custodian %d: %s\n", i + 1, shares[i]);
+    fflush(stdout);
 }
 
 int cmd_init(ctl_t *ctl, int argc, char **argv)
@@ -35,7 +62,7 @@ int cmd_init(ctl_t *ctl, int argc, char **argv)
     ec_ceremony_t c;
     ec_store_t *s;
     ec_p11 *p11;
-    const char *report = NULL;
+    const char *report = NULL, *pin, *count;
     apr_status_t rv;
     int ch;
 
@@ -70,11 +97,20 @@ int cmd_init(ctl_t *ctl, int argc, char **argv)
     if (!c.publish_dir)
         ctl_fail("init: no publish directory (ECertPublishDir or --publish-dir)");
     ctl_store(ctl, sets, &s);
-    ctl_token(ctl, c.token_label, &p11);
+    if (!c.force && (ec_store_get1(s, ctl->pool, "ca_count", 1, &count, EC_NOARGS) != APR_SUCCESS ||
+                     strcmp(count, "0")))
+        ctl_fail("init: a CA hierarchy already exists; run again with --force (two custodians' "
+                 "shares) to replace it");
+    /* Replacing a hierarchy destroys CA keys: two custodians, as for activation. */
+    pin = c.force ? ctl_pin_from_shares(ctl, "init --force") : ctl_read_initial_pin(ctl);
+    if (ctl_token_open(ctl, c.token_label, pin, &p11) != APR_SUCCESS)
+        ctl_fail("init: the token '%s' refuses this PIN (see the message above)%s", c.token_label,
+                 c.force ? "" : "; after a first ceremony, init --force takes two custodians' shares");
     rv = ec_ceremony_run(p11, s, ctl->pool, &c, ctl->actor, &report);
     if (rv != APR_SUCCESS)
         ctl_fail("init: %s", report ? report : "the key ceremony failed (see the messages above)");
     fputs(report, stdout);
+    hand_out_shares(ctl, s, p11, pin);
     /* The first CRLs and the ARL belong to the ceremony: published before anything is issued. */
     return ctl_crl_issue(ctl, s, p11, roles);
 }

@@ -8,6 +8,7 @@
 #include <apr_strings.h>
 #include "ctl.h"
 #include "ec_log.h"
+#include "ec_token_pin.h"
 
 /* Tokens must be closed before exit handlers run: the PKCS#11 module tears down its
  * own state in them. So the pool goes first, explicitly. */
@@ -26,7 +27,10 @@ static void usage(void)
 {
     fputs("usage: ecertctl [-f ecert.conf] COMMAND ...\n"
           "  init [--force] [names, URLs and validity: see ecertctl init --help]\n"
-          "      key ceremony: Root CA 3, the two Sub CAs and their OCSP responders in the token\n"
+          "      key ceremony: Root CA 3, the two Sub CAs and their OCSP responders in the token;\n"
+          "      replaces the token PIN by a random one and prints its three custodians' shares\n"
+          "  activate [--httpd-pid FILE] | deactivate [--httpd-pid FILE]\n"
+          "      CA keys on (two custodians' shares, typed at the prompt) or off\n"
           "  application add --server-name NAME --type TYPE ... (see application add --help)\n"
           "  application show REFERENCE\n"
           "  report list [--all] | report show REPORT | report close REPORT --note TEXT\n"
@@ -71,17 +75,29 @@ apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s)
     return APR_SUCCESS;
 }
 
+const char *ctl_ca_token(ctl_t *ctl)
+{
+    const char *label = ctl_token_label(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
+    return label ? label : "ecert";
+}
+
+apr_status_t ctl_token_open(ctl_t *ctl, const char *token_label, const char *pin, ec_p11 **p11)
+{
+    if (!ctl->conf.p11_module)
+        ctl_fail("%s needs an ECertPKCS11Module line", ctl->conf.path);
+    return ec_p11_open(p11, ctl->pool, ctl->conf.p11_module, ec_p11_token_uri(ctl->pool, token_label), pin, 2);
+}
+
 apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11)
 {
     char *pin;
     const char *err;
-    const char *uri = ec_p11_token_uri(ctl->pool, token_label);
 
     if (!ctl->conf.p11_module || !ctl->conf.token_pin)
         ctl_fail("%s needs ECertPKCS11Module and ECertTokenPIN lines", ctl->conf.path);
-    if (ec_p11_read_pin(ctl->pool, ctl->conf.token_pin, &pin, &err) != APR_SUCCESS)
+    if (ec_token_pin_read(ctl->pool, ctl->conf.token_pin, &pin, &err) != APR_SUCCESS)
         ctl_fail("%s", err);
-    if (ec_p11_open(p11, ctl->pool, ctl->conf.p11_module, uri, pin, 2) != APR_SUCCESS)
+    if (ctl_token_open(ctl, token_label, pin, p11) != APR_SUCCESS)
         ctl_fail("cannot open the token '%s' (see the message above)", token_label);
     return APR_SUCCESS;
 }
@@ -135,6 +151,10 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_dcv(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "perspectives"))
         return ctl_finish(cmd_perspectives(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "activate"))
+        return ctl_finish(cmd_activate(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "deactivate"))
+        return ctl_finish(cmd_deactivate(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

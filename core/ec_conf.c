@@ -37,11 +37,3 @@ const char *ec_conf_duration(apr_pool_t *p, const char *directive, const char *a
     *out = (int)(v * mult);
     return NULL;
 }
-
-const char *ec_conf_secret_source(apr_pool_t *p, const char *directive, const char *arg)
-{
-    if ((!strncmp(arg, "file:", 5) && arg[5]) || (!strncmp(arg, "env:", 4) && arg[4]))
-        return NULL;
-    return apr_psprintf(p, "%s takes file:/path or env:NAME (the PIN itself never goes in the config)",
-                        directive);
-}

@@ -10,7 +10,5 @@ const char *ec_conf_int(apr_pool_t *p, const char *directive, const char *arg, l
 /* Seconds, or a number with a unit s, m, h or d. */
 const char *ec_conf_duration(apr_pool_t *p, const char *directive, const char *arg, long min,
                              long max, int *out);
-/* Where a secret is: file:/path or env:NAME, never the secret itself. */
-const char *ec_conf_secret_source(apr_pool_t *p, const char *directive, const char *arg);
 
 #endif

@@ -108,6 +108,12 @@ static apr_status_t p11_cleanup(void *data)
         p11->rpool = NULL;
         p11->sessions = NULL;
     }
+    if (p11->m && __atomic_load_n(&p11->ready, __ATOMIC_ACQUIRE)) {
+        /* Said explicitly rather than left to C_Finalize: a token shared with other
+         * processes must not stay logged in for this one (deactivation, CPS 6.2.2). */
+        p11->m->C_Logout(p11->anchor);
+        p11->m->C_CloseAllSessions(p11->slot);
+    }
     if (p11->m) {
         p11_kit_module_finalize(p11->m);
         p11_kit_module_release(p11->m);
@@ -194,6 +200,9 @@ static apr_status_t connect_token(ec_p11 *p11, int attempts)
     CK_RV rv;
     apr_status_t status = APR_EGENERAL;
     void *res;
+
+    if (!p11->pin)
+        return APR_EACCES;      /* not activated: nothing to log in with, nothing to retry */
 
     /* A file-backed token (SoftHSM) rewrites its token file on every login, so a process
      * reading it at that moment can miss the token or see no user PIN: start over a few
@@ -754,6 +763,29 @@ apr_status_t ec_p11_label_objects(ec_p11 *p11, const char *label, int destroy, i
     return st;
 }
 
+typedef struct {
+    const char *old_pin, *new_pin;
+} set_pin_op;
+
+static CK_RV do_set_pin(ec_p11 *p11, CK_SESSION_HANDLE h, void *baton)
+{
+    set_pin_op *o = baton;
+    return p11->m->C_SetPIN(h, (CK_UTF8CHAR *)o->old_pin, strlen(o->old_pin),
+                            (CK_UTF8CHAR *)o->new_pin, strlen(o->new_pin));
+}
+
+apr_status_t ec_p11_set_pin(ec_p11 *p11, const char *old_pin, const char *new_pin)
+{
+    set_pin_op o = { old_pin, new_pin };
+    apr_status_t st = with_session(p11, NULL, do_set_pin, &o, "C_SetPIN");
+    if (st == APR_SUCCESS) {
+        /* Reconnections of this handle log in with the new PIN. */
+        memset(p11->pin, 0, strlen(p11->pin));
+        p11->pin = apr_pstrdup(p11->pool, new_pin);
+    }
+    return st;
+}
+
 static char *pct(apr_pool_t *pool, const char *s)
 {
     char *out = apr_palloc(pool, 3 * strlen(s) + 1), *o = out;
@@ -778,37 +810,4 @@ char *ec_p11_uri(apr_pool_t *pool, const char *token_label, const char *object_l
 {
     return apr_psprintf(pool, "pkcs11:token=%s;object=%s;type=private",
                         pct(pool, token_label), pct(pool, object_label));
-}
-
-apr_status_t ec_p11_read_pin(apr_pool_t *pool, const char *spec, char **pin, const char **err)
-{
-    char *data = NULL;
-    size_t len = 0;
-
-    *err = NULL;
-    if (!strncmp(spec, "env:", 4)) {
-        const char *v = getenv(spec + 4);
-        if (!v || !*v) {
-            *err = apr_psprintf(pool, "environment variable %s is not set", spec + 4);
-            return APR_ENOENT;
-        }
-        *pin = apr_pstrdup(pool, v);
-        return APR_SUCCESS;
-    }
-    if (!strncmp(spec, "file:", 5)) {
-        apr_status_t rv = ec_read_file(pool, spec + 5, 4096, &data, &len);
-        if (rv != APR_SUCCESS) {
-            *err = apr_psprintf(pool, "cannot read the token PIN file %s", spec + 5);
-            return rv;
-        }
-        data[strcspn(data, "\r\n")] = 0;
-        if (!*data) {
-            *err = apr_psprintf(pool, "the token PIN file %s is empty", spec + 5);
-            return APR_EINVAL;
-        }
-        *pin = data;
-        return APR_SUCCESS;
-    }
-    *err = "the token PIN is given as file:/path or env:NAME";
-    return APR_EINVAL;
 }

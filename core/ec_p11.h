@@ -19,7 +19,8 @@ typedef struct ec_p11_key ec_p11_key;
 #define EC_P11_SIGMAX 512
 
 /* module: path of the PKCS#11 module; token_uri: a pkcs11: URI whose token
- * attributes select the token (object attributes are ignored); pin: user PIN.
+ * attributes select the token (object attributes are ignored); pin: user PIN, or NULL
+ * while the CA keys are not activated (the handle then signs nothing and never retries).
  * When the module loads but the token cannot be reached or logged in to, the error is
  * returned and *out is still set: that handle reconnects on use (ec_p11_available). */
 apr_status_t ec_p11_open(ec_p11 **out, apr_pool_t *pool, const char *module,
@@ -66,8 +67,9 @@ char *ec_p11_token_uri(apr_pool_t *pool, const char *token_label);
 /* Human text of the last PKCS#11 failure in this thread (for error messages). */
 const char *ec_p11_strerror(unsigned long rv);
 
-/* Token PIN from "file:/path" (first line) or "env:NAME"; never from config text. */
-apr_status_t ec_p11_read_pin(apr_pool_t *pool, const char *spec, char **pin, const char **err);
+/* Replaces the user PIN of the logged-in token (key ceremony: the transport PIN, or the
+ * previous ceremony's, gives way to the new random one). */
+apr_status_t ec_p11_set_pin(ec_p11 *p11, const char *old_pin, const char *new_pin);
 
 #endif
 

@@ -21,6 +21,7 @@
 #include "ec_issue.h"
 #include "ec_login.h"
 #include "ec_pin.h"
+#include "ec_token_pin.h"
 #include "ec_revoke.h"
 #include "ec_crl_job.h"
 #include "ec_crl_store.h"
@@ -114,8 +115,9 @@ static const char *set_path(cmd_parms *cmd, void *d, const char *arg)
 
 static const char *set_pin(cmd_parms *cmd, void *d, const char *arg)
 {
+    const char *bad = ec_token_pin_spec_error(arg);
     srv_conf(cmd)->pin_spec = arg;
-    return ec_conf_secret_source(cmd->pool, cmd->directive->directive, arg);
+    return bad ? apr_pstrcat(cmd->pool, cmd->directive->directive, ": ", bad, NULL) : NULL;
 }
 
 static const char *set_int(cmd_parms *cmd, int *field, const char *arg, int min, int max)
@@ -220,7 +222,7 @@ static const command_rec ecert_cmds[] = {
     AP_INIT_TAKE1("ECertPKCS11Module", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
     AP_INIT_TAKE1("ECertTokenPIN", set_pin, NULL, RSRC_CONF,
-                  "where the token PIN is: file:/path or env:NAME"),
+                  "keyring:NAME: the kernel keyring entry ecertctl activate puts the token PIN in"),
     AP_INIT_TAKE1("ECertSessions", set_sessions, NULL, RSRC_CONF,
                   "PKCS#11 sessions per httpd child (default 4)"),
     AP_INIT_TAKE1("ECertPublishDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, publish_dir), RSRC_CONF,
@@ -321,12 +323,38 @@ static int ecert_prepare_sql(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return OK;
 }
 
+/* Read in the parent while still privileged, at every (re)start: the children keep it in
+ * memory only. Not activated is a state, not an error: the pages answer, nothing signs. */
+static int read_token_pin(apr_pool_t *pconf, server_rec *s, ecert_srv_conf *mc)
+{
+    const char *err;
+    apr_status_t rv;
+
+    if (!mc->pin_spec)
+        return OK;
+    rv = ec_token_pin_read(pconf, mc->pin_spec, &mc->pin, &err);
+    if (rv == APR_ENOENT) {
+        mc->pin = NULL;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECE0013: %s: issuance and CRL signing wait", err);
+        return OK;
+    }
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECE0002: %s", err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    ecert_srv_conf *mc = ap_get_module_config(s->module_config, &ecert_module);
+
     log_server = s;
     ec_log_set(log_to_httpd, NULL);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
+    if (read_token_pin(pconf, s, mc) != OK)
+        return HTTP_INTERNAL_SERVER_ERROR;
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
@@ -352,11 +380,8 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
                          "ECE0001: ECertIssuer needs ECertPKCS11Module and ECertTokenPIN");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        /* Read the PIN while still privileged; the children only keep it in memory. */
-        if (ec_p11_read_pin(pconf, c->pin_spec, &c->pin, &err) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECE0002: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
+        /* The token directives are the main server's: every vhost signs with its PIN. */
+        c->pin = mc->pin;
         for (int i = 0; i < c->issuers->nelts; i++) {
             ecert_issuer_t *is = &APR_ARRAY_IDX(c->issuers, i, ecert_issuer_t);
             if (ec_read_cert(pconf, is->cert_file, &is->cert_der, &is->cert_len) != APR_SUCCESS ||
@@ -373,6 +398,37 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return ecert_mail_post_config(pconf, s);
 }
 
+/* The token= attribute of a key URI ("" without one): vhosts whose issuers live on the
+ * same token share one handle. */
+static const char *token_part(apr_pool_t *p, const char *uri)
+{
+    const char *t = strstr(uri, "token=");
+    return t ? apr_pstrndup(p, t, strcspn(t, ";?")) : "";
+}
+
+/* One token handle per child for every vhost whose issuers are on that token: vhosts that
+ * inherit ECertIssuer, or name other keys of the same token, share it (and its sessions). */
+static ec_p11 *child_token(apr_pool_t *pchild, server_rec *s, server_rec *upto, ecert_srv_conf *c)
+{
+    const char *token = token_part(pchild, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri);
+    ec_p11 *p11 = NULL;
+
+    for (server_rec *v = s; v != upto; v = v->next) {
+        ecert_srv_conf *o = ap_get_module_config(v->module_config, &ecert_module);
+        if (o->p11 && o->issuers->nelts &&
+            !strcmp(token, token_part(pchild, APR_ARRAY_IDX(o->issuers, 0, ecert_issuer_t).key_uri)))
+            return o->p11;
+    }
+    /* Sessions are opened here, after fork, never in the parent. */
+    if (ec_p11_open(&p11, pchild, c->p11_module, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri,
+                    c->pin, c->sessions == ECERT_UNSET ? 4 : c->sessions) != APR_SUCCESS && c->pin)
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, upto, "ECE0004: the HSM is not available to this child "
+                     "yet: issuance waits, and the token is tried again on use");
+    ec_p11_join(p11, s->process->pool);
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, upto, "ECE0014: token handle opened (%s)", token);
+    return p11;
+}
+
 static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
 {
     /* What a login without an envelope verifies against, so that it takes as long. */
@@ -380,18 +436,17 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
 
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
-        ecert_issuer_t *first;
+        int keys_known = 0;
         c->dummy_hash = dummy;
         if (!c->issuers->nelts || c->p11)
             continue;
-        first = &APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t);
-        /* Sessions are opened here, after fork, never in the parent. */
-        if (ec_p11_open(&c->p11, pchild, c->p11_module, first->key_uri, c->pin,
-                        c->sessions == ECERT_UNSET ? 4 : c->sessions) != APR_SUCCESS)
-            ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECE0004: the HSM is not available to this child "
-                         "yet: issuance waits, and the token is tried again on use");
-        ec_p11_join(c->p11, s->process->pool);
-        for (int i = 0; i < c->issuers->nelts; i++) {
+        /* A vhost that inherits ECertIssuer holds the very same issuer entries. */
+        for (server_rec *o = s; o != v && !keys_known; o = o->next) {
+            ecert_srv_conf *oc = ap_get_module_config(o->module_config, &ecert_module);
+            keys_known = oc->issuers == c->issuers && oc->p11;
+        }
+        c->p11 = child_token(pchild, s, v, c);
+        for (int i = 0; i < c->issuers->nelts && !keys_known; i++) {
             ecert_issuer_t *is = &APR_ARRAY_IDX(c->issuers, i, ecert_issuer_t);
             if (ec_p11_key_get(c->p11, pchild, is->key_uri, &is->key) != APR_SUCCESS)
                 ap_log_error(APLOG_MARK, APLOG_ERR, 0, v, "ECE0005: bad key URI for issuer %s", is->role);

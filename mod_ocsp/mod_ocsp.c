@@ -14,6 +14,7 @@
 #include <mod_dbd.h>
 #include "mod_ocsp.h"
 #include "ec_conf.h"
+#include "ec_token_pin.h"
 #include "ec_log.h"
 #include "ec_util.h"
 #include "ec_x509.h"
@@ -85,8 +86,9 @@ static const char *set_module(cmd_parms *cmd, void *d, const char *arg)
 
 static const char *set_pin(cmd_parms *cmd, void *d, const char *arg)
 {
+    const char *bad = ec_token_pin_spec_error(arg);
     srv_conf(cmd)->pin_spec = arg;
-    return ec_conf_secret_source(cmd->pool, cmd->directive->directive, arg);
+    return bad ? apr_pstrcat(cmd->pool, cmd->directive->directive, ": ", bad, NULL) : NULL;
 }
 
 static const char *set_sessions(cmd_parms *cmd, void *d, const char *arg)
@@ -165,7 +167,7 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const
 static const command_rec ocsp_cmds[] = {
     AP_INIT_TAKE1("OCSPPKCS11Module", set_module, NULL, RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
-    AP_INIT_TAKE1("OCSPTokenPIN", set_pin, NULL, RSRC_CONF, "where the token PIN is: file:/path or env:NAME"),
+    AP_INIT_TAKE1("OCSPTokenPIN", set_pin, NULL, RSRC_CONF, "keyring:NAME: the kernel keyring entry ecertctl activate puts the token PIN in"),
     AP_INIT_TAKE1("OCSPSessions", set_sessions, NULL, RSRC_CONF, "PKCS#11 sessions per child (default 4)"),
     AP_INIT_TAKE3("OCSPIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuer certificate file, responder certificate file, responder key pkcs11: URI"),
@@ -288,6 +290,8 @@ static int ocsp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ocsp_srv_conf *mc = ocsp_conf(s);
+    const char *err;
+    apr_status_t rv;
 
     memset(&ocsp_g, 0, sizeof(ocsp_g));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
@@ -298,13 +302,7 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 
     for (server_rec *v = s; v; v = v->next) {
         ocsp_srv_conf *c = ocsp_conf(v);
-        const char *err;
         defaults(c);
-        /* Read the PIN while still privileged; the children only keep it in memory. */
-        if (c->pin_spec && !c->pin && ec_p11_read_pin(pconf, c->pin_spec, &c->pin, &err) != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v, "ECO0007: %s", err);
-            return HTTP_INTERNAL_SERVER_ERROR;
-        }
         if (!c->issuers->nelts)
             continue;
         if (!c->p11_module || !c->pin_spec) {
@@ -328,9 +326,21 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
     if (!ocsp_g.issuers->nelts)
         return OK;
     ocsp_g.conf = mc;
-    if (!mc->pin) {
+    if (!mc->pin_spec) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, 0, s,
                      "ECO0008: OCSPPKCS11Module and OCSPTokenPIN belong in the main server");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* Read in the parent while still privileged, at every (re)start; the children keep it
+     * in memory only. Not activated, pre-signed answers are served and the rest is tryLater. */
+    rv = ec_token_pin_read(pconf, mc->pin_spec, &mc->pin, &err);
+    if (rv == APR_ENOENT) {
+        mc->pin = NULL;
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECO0007: %s: pre-signed answers are served, "
+                     "nothing new is signed", err);
+    }
+    else if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECO0009: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (ocsp_replica_post_config(pconf, ptemp, s) != OK)
@@ -351,7 +361,8 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     ocsp_watch_child_init(p, s);
     first = APR_ARRAY_IDX(ocsp_g.issuers, 0, ocsp_issuer_conf *);
     /* Sessions are opened here, after fork, never in the parent. */
-    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS)
+    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS &&
+        c->pin)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0030: the HSM is not available to this child yet: "
                      "pre-signed answers are served, and the token is tried again every few seconds");
     ec_p11_join(ocsp_g.p11, s->process->pool);

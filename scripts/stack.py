@@ -14,6 +14,7 @@ reuses the database, the token and the CA keys, and restarts httpd with fresh co
 """
 
 import argparse
+import hashlib
 import os
 import pwd
 import re
@@ -247,8 +248,13 @@ class Stack:
         self.dbpass_file = os.path.join(r, "db.pass")
         self.softhsm_conf = os.path.join(r, "softhsm2.conf")
         self.tokendir = os.path.join(r, "tokens")
-        self.pin_file = os.path.join(r, "token.pin")
+        # The PIN the token is initialised with; the key ceremony replaces it by a random one
+        # that exists only as three custodians' shares. Unattended runs keep the shares here
+        # (a real CA gives one to each custodian) and activate with two of them at each start.
+        self.transport_pin_file = os.path.join(r, "token.transport-pin")
         self.sopin_file = os.path.join(r, "token.sopin")
+        self.shares_dir = os.path.join(r, "custody")
+        self.pin_key = "ecert-pin-" + hashlib.sha256(self.rundir.encode()).hexdigest()[:16]
         self.ecert_conf = os.path.join(r, "ecert.conf")
         self.httpd_conf = os.path.join(r, "httpd.conf")
         self.ecert2_conf = os.path.join(r, "ecert2.conf")
@@ -370,6 +376,7 @@ class Stack:
         self.init_token()
         self.write_config()
         self.key_ceremony()
+        self.activate()
         self.demo_application()
         self.fix_permissions()
         self.start_httpd()
@@ -380,6 +387,7 @@ class Stack:
         """Stop what start() (and start_httpd2()) started; nothing else."""
         self.stop_httpd(2)
         self.stop_httpd(1)
+        self.deactivate_keyring()
         self.stop_mariadb()
         self.mpic.stop()
         self.dns.stop()
@@ -615,26 +623,49 @@ class Stack:
 
     @property
     def token_pin(self):
-        return read_text(self.pin_file).strip()
+        """The activated PIN, as httpd reads it (tests that talk to the token themselves)."""
+        key = subprocess.run(["keyctl", "search", "@u", "user", self.pin_key],
+                             capture_output=True, text=True)
+        if key.returncode != 0:
+            raise StackError("the CA keys are not activated (no keyring entry %s)" % self.pin_key)
+        return subprocess.run(["keyctl", "pipe", key.stdout.strip()], capture_output=True,
+                              text=True, check=True).stdout
+
+    def share(self, n):
+        return read_text(os.path.join(self.shares_dir, "share-%d" % n)).strip()
 
     def init_token(self):
         self.write_softhsm_conf()
         if self.token_exists():
-            if not os.path.exists(self.pin_file):
+            if not os.path.exists(self.transport_pin_file):
                 raise StackError("token %r exists in %s but %s is missing: remove %s to start over"
-                                 % (TOKEN_LABEL, self.tokendir, self.pin_file, self.rundir))
+                                 % (TOKEN_LABEL, self.tokendir, self.transport_pin_file, self.rundir))
             return False
-        for path in (self.pin_file, self.sopin_file):
+        for path in (self.transport_pin_file, self.sopin_file):
             if not os.path.exists(path):
                 write_private(path, random_secret(16))
         self.say("initialising SoftHSM token %r in %s" % (TOKEN_LABEL, self.tokendir))
         self._run(["softhsm2-util", "--init-token", "--free", "--label", TOKEN_LABEL,
                    "--so-pin", read_text(self.sopin_file).strip(),
-                   "--pin", self.token_pin], what="softhsm2-util --init-token")
+                   "--pin", read_text(self.transport_pin_file).strip()], what="softhsm2-util --init-token")
         if not self.token_exists():
             raise StackError("softhsm2-util --init-token ran but no token %r is listed"
                              % TOKEN_LABEL)
         return True
+
+    def activate(self, shares=(1, 2)):
+        """ecertctl activate with two custodians' shares from the run directory."""
+        if not os.path.exists(os.path.join(self.shares_dir, "share-1")):
+            raise StackError("%s holds no custodians' shares (a run directory from before 2-of-3 "
+                             "activation): remove %s to start over" % (self.shares_dir, self.rundir))
+        return self.ctl("activate", input="".join(self.share(n) + "\n" for n in shares))
+
+    def deactivate_keyring(self):
+        """Leave no PIN in the kernel keyring once the stack is stopped."""
+        key = subprocess.run(["keyctl", "search", "@u", "user", self.pin_key],
+                             capture_output=True, text=True)
+        if key.returncode == 0:
+            subprocess.run(["keyctl", "invalidate", key.stdout.strip()], capture_output=True)
 
     def pkcs11_tool(self, *args, check=True):
         return self._run(["pkcs11-tool", "--module", self.p11module] + list(args),
@@ -656,7 +687,7 @@ class Stack:
         subst = {
             "RUNDIR": self.rundir, "SRCDIR": self.srcdir, "PORT": str(port),
             "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.moddir,
-            "P11MODULE": self.p11module, "USER_DIRECTIVES": user,
+            "P11MODULE": self.p11module, "USER_DIRECTIVES": user, "PINKEY": self.pin_key,
             "DNSROOT": self.dns.root_server, "DNSANCHOR": self.dns.trust_anchor,
             "PERSPECTIVES": self.mpic.directives().rstrip("\n"),
         }
@@ -731,9 +762,16 @@ class Stack:
         if os.path.exists(root):
             return False
         self.say("key ceremony: ecertctl init")
-        r = self.ctl("init")
+        r = self.ctl("init", input=read_text(self.transport_pin_file).strip() + "\n")
+        shares = re.findall(r"^\s*custodian (\d): (ECS1-[0-9A-F -]+)$", r.stdout, re.M)
+        if len(shares) != 3:
+            raise StackError("ecertctl init printed no custodians' shares:\n" + r.stdout)
+        os.makedirs(self.shares_dir, mode=0o700, exist_ok=True)
+        for n, text in shares:
+            write_private(os.path.join(self.shares_dir, "share-" + n), text + "\n")
         if r.stdout.strip() and not self.quiet:
-            print(r.stdout.rstrip("\n"), file=sys.stderr)
+            print(re.sub(r"(custodian \d: ).*", r"\1(kept in %s)" % self.shares_dir, r.stdout).rstrip("\n"),
+                  file=sys.stderr)
         if not os.path.exists(root):
             raise StackError("ecertctl init succeeded but did not write %s\n%s%s"
                              % (root, r.stdout, r.stderr))

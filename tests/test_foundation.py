@@ -76,8 +76,9 @@ def test_both_modules_load(stack):
     ("OCSPRefresh 5d", "OCSPRefresh takes a duration"),
     ("OCSPMaxCertIDs 0", "OCSPMaxCertIDs takes a whole number from 1 to 100"),
     ("OCSPNonce maybe", "OCSPNonce must be On or Off"),
-    ("OCSPTokenPIN 1234", "OCSPTokenPIN takes file:/path or env:NAME"),
-    ("ECertTokenPIN 1234", "ECertTokenPIN takes file:/path or env:NAME"),
+    ("OCSPTokenPIN 1234", "OCSPTokenPIN: the token PIN is given as keyring:NAME"),
+    ("ECertTokenPIN file:/etc/pin", "ECertTokenPIN: the token PIN is given as keyring:NAME"),
+    ("ECertTokenPIN 1234", "ECertTokenPIN: the token PIN is given as keyring:NAME"),
     ("ECertValidityDays 398", "ECertValidityDays takes a whole number from 1 to 200"),
     ("ECertIssuer premium /dev/null pkcs11:token=ecert", "role 'premium' is neither ssl nor ev"),
     ("ECertIssuer ssl /dev/null /tmp/key.pem", "named by a pkcs11: URI"),
@@ -304,6 +305,7 @@ def test_private_key_cannot_be_read(stack):
 
 def test_no_private_key_or_pin_in_tree_or_logs(stack):
     pin = stack.token_pin.encode()
+    assert len(pin) == 40
     roots = [os.path.join(stack.rundir, d) for d in ("pub", "httpd")] + \
         [os.path.join(stack.srcdir, d) for d in ("core", "cli", "mod_ecert", "mod_ocsp", "conf", "htdocs",
                                                  "sql", "scripts")]
@@ -311,12 +313,16 @@ def test_no_private_key_or_pin_in_tree_or_logs(stack):
         for dirpath, _, files in os.walk(top):
             for name in files:
                 with open(os.path.join(dirpath, name), "rb") as f:
+                    assert b"PRIVATE KEY-----" not in f.read(), os.path.join(dirpath, name)
+    # the PIN is in no file of the whole run directory (database, token, logs, shares): only
+    # in the kernel keyring while activated
+    for dirpath, _, files in os.walk(stack.rundir):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
                     data = f.read()
-                assert b"PRIVATE KEY-----" not in data, os.path.join(dirpath, name)
-                assert pin not in data, os.path.join(dirpath, name)
-    for conf in ("httpd.conf", "ecert.conf"):
-        with open(os.path.join(stack.rundir, conf), "rb") as f:
-            assert pin not in f.read()
+                assert pin not in data and pin.upper() not in data, path
 
 
 # ---------------------------------------------------------------- applications
