@@ -215,6 +215,12 @@ static int sign_jobs(apr_pool_t *p, const ec_ocsp_issuer_t *is, apr_array_header
         }
         if (ok)
             done[ndone++] = j->serial;
+        else if (!ec_p11_available(is->signer.p11)) {
+            /* The token went away under this batch: the rest waits for it, said once. */
+            ec_log(EC_LOG_WARN, "ECQ0003", "token unavailable: %d certificates of issuer %s stay queued",
+                   jobs->nelts - i, is->id);
+            break;
+        }
         else
             ec_log(EC_LOG_ERR, log_tag, "cannot sign the OCSP answers of issuer %s serial %s", is->id, j->serial);
     }

@@ -417,6 +417,9 @@ class Stack:
                   "%s -f %s perspectives check" % (len(self.mpic), self.ecertctl, self.ecert_conf), file=out)
         print("  MariaDB           127.0.0.1:%d db=%s user=%s (password in %s)"
               % (self.dbport, DB_NAME, DB_USER, self.dbpass_file), file=out)
+        print("  CA keys           activated with custodians' shares 1 and 2 of %s (a real CA gives "
+              "each share to its own custodian): %s -f %s deactivate | activate"
+              % (self.shares_dir, self.ecertctl, self.ecert_conf), file=out)
         print("  stop with         make stop", file=out)
         if self.demo_envelope:
             print("\nDemo application PIN envelope (log in at %s/ecert/):" % b, file=out)
