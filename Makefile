@@ -15,8 +15,8 @@ B         := build
 APR_CFLAGS := $(shell apr-1-config --cflags --cppflags --includes 2>/dev/null) \
               $(shell apu-1-config --includes 2>/dev/null)
 APR_LIBS   := $(shell apu-1-config --link-ld 2>/dev/null) $(shell apr-1-config --link-ld 2>/dev/null)
-PKG_CFLAGS := $(shell pkg-config --cflags p11-kit-1 libidn2 openssl libcurl libpsl 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs p11-kit-1 libidn2 openssl libcurl libpsl 2>/dev/null) -lunbound -llmdb -lgfshare -lkeyutils -lm
+PKG_CFLAGS := $(shell pkg-config --cflags p11-kit-1 libidn2 openssl libcurl libpsl jansson 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs p11-kit-1 libidn2 openssl libcurl libpsl jansson 2>/dev/null) -lunbound -llmdb -lgfshare -lkeyutils -lm
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2
 CFLAGS    ?= -O2 -g

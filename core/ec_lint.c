@@ -10,6 +10,7 @@
 #include "ec_dns.h"
 #include "ec_weakkey.h"
 #include "ec_x509.h"
+#include "ec_ct.h"
 
 #define FAIL(...) do { err = apr_psprintf(p, __VA_ARGS__); goto out; } while (0)
 
@@ -51,6 +52,27 @@ static const char *const allowed_attrs[] = {
     EC_OID_C, EC_OID_ST, EC_OID_L, EC_OID_O, EC_OID_CN, EC_OID_STREET, EC_OID_SERIALNUMBER,
     EC_OID_BUSINESS_CATEGORY, EC_OID_JURISDICTION_C, NULL
 };
+
+/* RFC 6962 3.1, 3.3: the precertificate ends with the critical poison (value NULL), the
+ * certificate with the SCT list; nothing else has either. 1 when ex is the one the stage
+ * wants, -1 otherwise. */
+static int ct_extension(apr_pool_t *p, const ec_profile_in_t *in, X509_EXTENSION *ex, const char *oid, int last)
+{
+    const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(ex);
+    apr_array_header_t *scts;
+    const char *err;
+
+    if (!last)
+        return -1;
+    if (!strcmp(oid, EC_OID_CT_POISON))
+        return in->ct_stage == EC_CT_PRECERT && X509_EXTENSION_get_critical(ex) == 1 && v->length == 2 &&
+               v->data[0] == 0x05 && v->data[1] == 0 ? 1 : -1;
+    if (!strcmp(oid, EC_OID_CT_SCTS))
+        return in->ct_stage == EC_CT_FINAL && X509_EXTENSION_get_critical(ex) == 0 &&
+               ec_ct_scts_parse(p, v->data, (size_t)v->length, &scts, &err) == APR_SUCCESS && scts->nelts
+               ? 1 : -1;
+    return -1;
+}
 
 const char *ec_lint_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_profile_in_t *in,
                         const uint8_t *tbs, size_t len)
@@ -188,15 +210,17 @@ const char *ec_lint_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_prof
         static const char *const want[] = { "1.3.6.1.5.5.7.1.1", "2.5.29.35", "2.5.29.14", "2.5.29.15",
                                             "2.5.29.32", "2.5.29.17", "2.5.29.19", "2.5.29.37",
                                             "2.5.29.31" };
-        int seen[9] = { 0 };
+        int seen[9] = { 0 }, ct_seen = 0;
         for (int i = 0; i < X509_get_ext_count(x); i++) {
             X509_EXTENSION *ex = X509_get_ext(x, i);
             const char *o = oid_text(p, X509_EXTENSION_get_object(ex));
             int k;
             for (k = 0; k < 9 && strcmp(o, want[k]); k++)
                 ;
-            if (k == 9)
+            if (k == 9 && (ct_seen = ct_extension(p, in, ex, o, i == X509_get_ext_count(x) - 1)) < 0)
                 FAIL("extension %s is not in the profile", o);
+            if (k == 9)
+                continue;
             if (seen[k]++)
                 FAIL("extension %s appears twice", o);
             if (X509_EXTENSION_get_critical(ex) != (k == 3 || k == 6))
@@ -205,6 +229,9 @@ const char *ec_lint_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_prof
         for (int k = 0; k < 9; k++)
             if (!seen[k])
                 FAIL("extension %s is missing", want[k]);
+        if (in->ct_stage != EC_CT_NONE && !ct_seen)
+            FAIL("the %s has no %s extension", in->ct_stage == EC_CT_PRECERT ? "precertificate" : "certificate",
+                 in->ct_stage == EC_CT_PRECERT ? "CT poison" : "SCT list");
     }
     if (!(X509_get_key_usage(x) & KU_DIGITAL_SIGNATURE) || !(X509_get_key_usage(x) & KU_KEY_ENCIPHERMENT) ||
         (X509_get_key_usage(x) & ~(KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT) & 0xffff))

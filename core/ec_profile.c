@@ -72,6 +72,10 @@ static const char *url_arg(apr_pool_t *p, const char *name, int argc, char *cons
 const char *ec_profile_directive(ec_profile_conf_t *c, apr_pool_t *p, const char *name,
                                  int argc, char *const *argv)
 {
+    if (!strncasecmp(name, "ECertCT", 7)) {
+        const char *err = ec_ct_conf_directive(&c->ct, p, name, argc, argv);
+        return err == EC_CT_NOT_MINE ? EC_PROFILE_NOT_MINE : err;
+    }
     if (!strcasecmp(name, "ECertAIABase"))
         return url_arg(p, name, argc, argv, &c->aia_base);
     if (!strcasecmp(name, "ECertCRLBase"))
@@ -149,6 +153,7 @@ ec_profile_conf_t *ec_profile_merge(apr_pool_t *p, const ec_profile_conf_t *base
     PICK(aia_base); PICK(crl_base); PICK(ocsp_url); PICK(cps_url);
     PICK(validity_days); PICK(eku); PICK(key_sizes); PICK(weak_files); PICK(crl_shards);
 #undef PICK
+    ec_ct_conf_merge(&c->ct, &base->ct, &add->ct);
     return c;
 }
 
@@ -162,6 +167,7 @@ apr_status_t ec_profile_finish(ec_profile_conf_t *c, apr_pool_t *p, const char *
     if (!c->ocsp_url) c->ocsp_url = d.ocsp_url;
     if (!c->cps_url) c->cps_url = d.cps_url;
     if (!c->validity_days) c->validity_days = EC_PROFILE_DEFAULT_DAYS;
+    ec_ct_conf_finish(&c->ct);
     if (c->crl_shards < 0) c->crl_shards = 0;
     if (!c->eku) {
         c->eku = apr_array_make(p, 1, sizeof(const char *));
@@ -300,6 +306,9 @@ apr_status_t ec_profile_tbs(apr_pool_t *p, const ec_profile_conf_t *c, const ec_
     ec_ext_basic_constraints(&ext, 0, -1);
     ec_ext_eku(&ext, (const char *const *)c->eku->elts, c->eku->nelts);
     ec_ext_cdp(&ext, in->crl_url ? in->crl_url : ec_profile_crl_url(p, c, is->crl_file, -1));
+    /* Last, so that the precertificate and the certificate differ only there (RFC 6962 3.2). */
+    if (in->ct_ext)
+        ec_der_raw(&ext, in->ct_ext, in->ct_ext_len);
 
     memset(&t, 0, sizeof(t));
     if (!(t.exts = ec_der_w_take(&ext, p, &t.exts_len)) ||

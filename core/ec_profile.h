@@ -9,6 +9,7 @@
 #include "ec_app.h"
 #include "ec_p11.h"
 #include "ec_weakkey.h"
+#include "ec_ct_conf.h"
 
 #define EC_PROFILE_DEFAULT_DAYS 199
 #define EC_PROFILE_MAX_NAMES 50
@@ -38,11 +39,12 @@ typedef struct {
     apr_array_header_t *weak_files;          /* const char *: Debian weak-key lists */
     ec_weaklist_t *weak;                     /* loaded by ec_profile_finish */
     int crl_shards;                          /* partitioned CRLs: 2..256; 0 unset, -1 off */
+    ec_ct_conf_t ct;                         /* the CT logs (ECertCTLog, ECertCTTimeout) */
 } ec_profile_conf_t;
 
 /* The directives this core understands (name, argument count rules in the text):
  * ECertAIABase, ECertCRLBase, ECertOCSPURL, ECertCPSURL, ECertValidityDays, ECertEKU,
- * ECertKeySizes, ECertWeakKeyList, ECertCRLShards. Returns NULL when taken, an error sentence, or
+ * ECertKeySizes, ECertWeakKeyList, ECertCRLShards, and ec_ct_conf.h's. Returns NULL when taken, an error sentence, or
  * EC_PROFILE_NOT_MINE. */
 extern const char EC_PROFILE_NOT_MINE[];
 const char *ec_profile_directive(ec_profile_conf_t *c, apr_pool_t *p, const char *name,
@@ -81,6 +83,8 @@ typedef struct {
     uint8_t serial[20];
     time_t not_before;
     const char *crl_url;                     /* a shard's CDP; NULL: the issuer's App. C CRL */
+    int ct_stage;                            /* EC_CT_NONE, EC_CT_PRECERT or EC_CT_FINAL */
+    const uint8_t *ct_ext; size_t ct_ext_len;  /* the poison or the SCT list, last extension */
 } ec_profile_in_t;
 
 /* The TBSCertificate; *not_after is what it says. */

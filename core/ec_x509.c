@@ -330,3 +330,14 @@ int ec_x509_subject_der(const uint8_t *der, size_t len, const uint8_t **subject,
     *subject_len = name.n;
     return 0;
 }
+
+int ec_x509_signed_by(const uint8_t *der, size_t len, const uint8_t *spki, size_t spki_len)
+{
+    const unsigned char *q = der, *k = spki;
+    X509 *x = d2i_X509(NULL, &q, (long)len);
+    EVP_PKEY *pk = d2i_PUBKEY(NULL, &k, (long)spki_len);
+    int ok = x && pk && q == der + len && X509_verify(x, pk) == 1;
+    X509_free(x);
+    EVP_PKEY_free(pk);
+    return ok;
+}

@@ -64,6 +64,8 @@ void ec_x509_sigalg(ec_der_w *w);
 /* SEQUENCE { tbs, sha256WithRSAEncryption, BIT STRING signature }, signed in the token. */
 apr_status_t ec_x509_sign(ec_p11 *p11, ec_p11_key *key, apr_pool_t *p, const uint8_t *tbs,
                           size_t tbs_len, const uint8_t **der, size_t *len);
+/* 1 when der is exactly one certificate whose signature the key spki made. */
+int ec_x509_signed_by(const uint8_t *der, size_t len, const uint8_t *spki, size_t spki_len);
 /* 20 CSPRNG octets, positive with a non-zero first octet (CPS 7.1). */
 apr_status_t ec_x509_serial(uint8_t out[20]);
 /* SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 4.2.1.2 method 1). */

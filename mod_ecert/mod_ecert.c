@@ -240,6 +240,9 @@ static const command_rec ecert_cmds[] = {
     PROFILE_DIRECTIVE("ECertKeySizes", "allowed RSA key sizes of subscriber keys (default 2048)"),
     PROFILE_DIRECTIVE("ECertWeakKeyList", "a Debian weak-key list (openssl-blacklist format); repeatable"),
     PROFILE_DIRECTIVE("ECertCRLShards", "partitioned CRLs: Off (default) or their number, 2 to 256"),
+    PROFILE_DIRECTIVE("ECertCTLog", "NAME OPERATOR URL KEY START END: a CT log certificates are submitted to "
+                      "(KEY base64 SPKI; it takes notAfter in [START, END), YYYY-MM-DD)"),
+    PROFILE_DIRECTIVE("ECertCTTimeout", "seconds one round of CT submissions may take (default 10)"),
     AP_INIT_TAKE_ARGV("ECertCRLSchedule", set_crl, NULL, RSRC_CONF,
                       "UTC times of day CRLs are issued at (default 01:15 06:15 11:00), or every DURATION"),
     AP_INIT_TAKE_ARGV("ECertCRLValidity", set_crl, NULL, RSRC_CONF,

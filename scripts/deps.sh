@@ -10,7 +10,7 @@ PKGS=(
     make gcc pkg-config clang libclang-rt-14-dev
     apache2 apache2-dev libapr1-dev libaprutil1-dev libaprutil1-dbd-mysql
     libssl-dev openssl libidn2-dev libp11-kit-dev libcurl4-openssl-dev libunbound-dev libpsl-dev liblmdb-dev lmdb-utils
-    libgfshare-dev libkeyutils-dev keyutils
+    libgfshare-dev libkeyutils-dev keyutils libjansson-dev
     # run
     mariadb-server mariadb-client softhsm2 p11-kit opensc
     # test
