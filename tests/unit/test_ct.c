@@ -138,7 +138,7 @@ int main(void)
     }
     {
         static const uint8_t bad[] = { 0x04, 0x04, 0x00, 0x05, 0x00, 0x01 };
-        OKE(ec_ct_scts_parse(p, bad, sizeof(bad), &parsed, &err) == APR_EINVAL, "a list that overruns");
+        OKE(ec_ct_scts_parse(p, bad, sizeof(bad), &parsed, &err) == APR_EINVAL, "a list whose length is wrong");
     }
 
     list[2] = s;               /* a third SCT of operator One */
