@@ -59,6 +59,9 @@ const char *ctl_ca_token(ctl_t *ctl);
 const char *ctl_pin_from_shares(ctl_t *ctl, const char *what);
 /* The PIN a token was initialised with, typed at the prompt (first ceremony). */
 const char *ctl_read_initial_pin(ctl_t *ctl);
+/* A serial as typed (0x, colons, spaces, odd length) in certificate.serial_hex form: lower
+ * case, no separators, no leading zero octets; NULL if it is not hex. */
+char *ctl_serial_norm(apr_pool_t *p, const char *in);
 /* Closes the token and the database, then returns code for exit(). */
 int ctl_finish(int code);
 void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -73,6 +76,7 @@ int cmd_report(ctl_t *ctl, int argc, char **argv);
 int cmd_dcv(ctl_t *ctl, int argc, char **argv);
 int cmd_perspectives(ctl_t *ctl, int argc, char **argv);
 int cmd_activate(ctl_t *ctl, int argc, char **argv);
+int cmd_ct(ctl_t *ctl, int argc, char **argv);
 int cmd_deactivate(ctl_t *ctl, int argc, char **argv);
 /* Issues the CRLs of the roles now (NULL-terminated list; ecertctl crl issue, init, revoke --ca)
  * and prints what was issued; returns 0, or 1 after printing why one failed. */

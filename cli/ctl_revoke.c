@@ -38,8 +38,7 @@ static void revoke_usage(void)
     exit(ctl_finish(2));
 }
 
-/* certificate.serial_hex form: lower case, no separators, no leading zero octets. */
-static char *serial_norm(apr_pool_t *p, const char *in)
+char *ctl_serial_norm(apr_pool_t *p, const char *in)
 {
     char *out = apr_palloc(p, strlen(in) + 2), *o = out;
     size_t n;
@@ -232,7 +231,7 @@ int cmd_revoke(ctl_t *ctl, int argc, char **argv)
     }
     if (optind != argc - 1)
         revoke_usage();
-    if (!(serial = serial_norm(ctl->pool, argv[optind])))
+    if (!(serial = ctl_serial_norm(ctl->pool, argv[optind])))
         ctl_fail("'%s' is not a serial number in hex", argv[optind]);
     reason = ec_reason_parse(reason_arg);
     if (reason == -2 || !ec_reason_allowed(reason))

@@ -36,6 +36,8 @@ static void usage(void)
           "  report list [--all] | report show REPORT | report close REPORT --note TEXT\n"
           "      certificate problem and key-compromise reports, with BR 4.9.5's 24-hour clock\n"
           "  audit verify\n"
+          "  ct check SERIAL\n"
+          "      the certificate's embedded SCTs checked again against the ECertCTLog keys\n"
           "  crl issue [--ca ssl|ev|root] | crl list [--ca R] | crl show NUMBER [--ca R] [--out FILE]\n"
           "      CRLs and the ARL: issue now, list the archive, read one back\n"
           "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"
@@ -155,6 +157,8 @@ int main(int argc, char **argv)
         return ctl_finish(cmd_activate(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "deactivate"))
         return ctl_finish(cmd_deactivate(&ctl, argc - i, argv + i));
+    if (!strcmp(argv[i], "ct"))
+        return ctl_finish(cmd_ct(&ctl, argc - i, argv + i));
     if (!strcmp(argv[i], "audit"))
         return ctl_finish(cmd_audit(&ctl, argc - i, argv + i));
     fprintf(stderr, "ecertctl: unknown command '%s'\n", argv[i]);

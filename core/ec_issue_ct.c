@@ -94,6 +94,29 @@ static const uint8_t *tbs_without(apr_pool_t *p, const uint8_t *der, size_t len,
     return copy;
 }
 
+const uint8_t *ec_issue_ct_logged_tbs(apr_pool_t *p, const uint8_t *cert, size_t cert_len, size_t *len)
+{
+    return tbs_without(p, cert, cert_len, EC_OID_CT_SCTS, len);
+}
+
+const uint8_t *ec_issue_ct_scts_of(apr_pool_t *p, const uint8_t *cert, size_t cert_len, size_t *len)
+{
+    const unsigned char *q = cert;
+    X509 *x = d2i_X509(NULL, &q, (long)cert_len);
+    ASN1_OBJECT *o = OBJ_txt2obj(EC_OID_CT_SCTS, 1);
+    const uint8_t *out = NULL;
+    int at;
+
+    if (x && o && (at = X509_get_ext_by_OBJ(x, o, -1)) >= 0) {
+        const ASN1_OCTET_STRING *v = X509_EXTENSION_get_data(X509_get_ext(x, at));
+        out = apr_pmemdup(p, v->data, (apr_size_t)v->length);
+        *len = (size_t)v->length;
+    }
+    ASN1_OBJECT_free(o);
+    X509_free(x);
+    return out;
+}
+
 const char *ec_issue_ct_same_tbs(apr_pool_t *p, const uint8_t *precert, size_t precert_len,
                                  const uint8_t *cert, size_t cert_len)
 {

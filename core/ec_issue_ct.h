@@ -23,6 +23,12 @@ typedef struct {
 apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_t *in, apr_pool_t *p,
                          ec_issue_ct_t *out);
 
+/* The TBS a log signed its SCT over for a final certificate: the certificate's TBS without
+ * its SCT list (RFC 6962 3.2). NULL if cert has not exactly one. */
+const uint8_t *ec_issue_ct_logged_tbs(apr_pool_t *p, const uint8_t *cert, size_t cert_len, size_t *len);
+/* The SCT list extension's value of a certificate, or NULL. */
+const uint8_t *ec_issue_ct_scts_of(apr_pool_t *p, const uint8_t *cert, size_t cert_len, size_t *len);
+
 /* RFC 6962 3.2, checked on the signed certificates with OpenSSL's parser: the certificate
  * without its SCT list is the precertificate without its poison. NULL, or what differs. */
 const char *ec_issue_ct_same_tbs(apr_pool_t *p, const uint8_t *precert, size_t precert_len,
