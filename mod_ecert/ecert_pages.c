@@ -351,6 +351,8 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     int rc;
 
     ecert_app_vars(q, a);
+    if (ctx.profile->ct.logs)
+        ec_tmpl_set(q->vars, "ct", "1");
     if (r->method_number == M_GET)
         return ecert_render(q, "csr", HTTP_OK);
     if ((rc = ecert_read_form(q)) != OK)
