@@ -110,6 +110,8 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
         ctl_fail("issue: %s: only an approved or confirmed application can be issued", res.message);
     case EC_ISSUE_LINT:
         ctl_fail("issue: the certificate failed the pre-issuance lint: %s; nothing was signed", res.message);
+    case EC_ISSUE_CT:
+        ctl_fail("issue: not issued: the CT logs gave %s; the precertificate was revoked", res.message);
     default:
         ctl_fail("issue: %s", res.message);
     }

@@ -1,7 +1,8 @@
 #include <string.h>
-#include <openssl/x509.h>
 #include <apr_strings.h>
 #include "ec_issue.h"
+#include "ec_issue_ct.h"
+#include "ec_revoke.h"
 #include "ec_audit.h"
 #include "ec_lint.h"
 #include "ec_log.h"
@@ -24,6 +25,10 @@ const ec_stmt_t ec_issue_stmts[] = {
       "VALUES (%s, %s, %s, %s, %s)" },
     { "issue_ocsp_queue", "INSERT INTO ocsp_pending (issuer_id, serial_hex) VALUES (%s, %s) "
       "ON DUPLICATE KEY UPDATE queued_at = NOW(6)" },
+    { "issue_ct_insert", "INSERT INTO certificate_ct (issuer_id, serial_hex, application_id, precert_der, final) "
+      "VALUES (%s, %s, NULLIF(%s, ''), UNHEX(%s), %s)" },
+    { "issue_sct_insert", "INSERT INTO certificate_sct (issuer_id, serial_hex, log_id, log_name, sct_time, sct) "
+      "VALUES (%s, %s, UNHEX(%s), %s, FROM_UNIXTIME(%s / 1000), UNHEX(%s))" },
     { NULL, NULL }
 };
 
@@ -57,15 +62,40 @@ static const char *evidence_text(apr_pool_t *p, const apr_array_header_t *ev)
 }
 
 /* Independent check of the HSM's work before anything is stored. */
-static int signature_verifies(const uint8_t *der, size_t len, const ec_issuer_t *is)
+/* The precertificate and its SCTs, kept with the certificate (or alone, final unset). */
+static void store_ct(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
+                     const char *app_id, const ec_issue_ct_t *ct, int final)
 {
-    const unsigned char *q = der, *k = is->spki;
-    X509 *x = d2i_X509(NULL, &q, (long)len);
-    EVP_PKEY *pk = d2i_PUBKEY(NULL, &k, (long)is->spki_len);
-    int ok = x && pk && q == der + len && X509_verify(x, pk) == 1;
-    X509_free(x);
-    EVP_PKEY_free(pk);
-    return ok;
+    ec_store_exec(s, p, "issue_ct_insert", NULL, EC_ARGS(issuer_id, serial_hex, app_id ? app_id : "",
+                                                         ec_hex(p, ct->precert, ct->precert_len),
+                                                         final ? "1" : "0"));
+    for (int i = 0; final && i < ct->n_scts && !s->failed; i++)
+        ec_store_exec(s, p, "issue_sct_insert", NULL,
+                      EC_ARGS(issuer_id, serial_hex, ec_hex(p, ct->scts[i].log->log_id, 32), ct->scts[i].log->name,
+                              apr_psprintf(p, "%" APR_UINT64_T_FMT, (apr_uint64_t)ct->scts[i].timestamp),
+                              ec_hex(p, ct->scts[i].tls, ct->scts[i].tls_len)));
+}
+
+/* A precertificate the logs would not take enough of: it counts as issued all the same
+ * (root programs presume its certificate exists), so it becomes a certificate row of no
+ * application, revoked at once, on the next CRL and answered revoked by OCSP. Unspecified
+ * (no reasonCode): none of BR 7.2.2's reasons describes a certificate that was never made. */
+static apr_status_t revoke_lone_precert(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *actor,
+                                        const char *issuer_id, const ec_profile_in_t *in, time_t not_after,
+                                        const ec_issue_ct_t *ct, const char *spki_hex, int shard)
+{
+    const char *serial_hex = ec_hex(p, in->serial, 20);
+
+    ec_store_exec(s, p, "issue_cert_insert", NULL,
+                  EC_ARGS(serial_hex, issuer_id, NULL, a->server_name, spki_hex,
+                          ec_hex(p, ct->precert, ct->precert_len), ec_sqltime(p, in->not_before),
+                          ec_sqltime(p, not_after), apr_itoa(p, shard)));
+    store_ct(s, p, issuer_id, serial_hex, a->id, ct, 0);
+    if (!s->failed)
+        ec_revoke(s, p, issuer_id, serial_hex, EC_REASON_UNSPECIFIED, time(NULL), actor,
+                  apr_psprintf(p, "precertificate of application %s logged without its certificate: %s",
+                               a->id, ct->why));
+    return ec_store_end(s, 0);
 }
 
 apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
@@ -80,6 +110,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     const uint8_t *tbs;
     size_t tbs_len;
     apr_array_header_t *names, *evidence;
+    ec_issue_ct_t ct;
     void **states;
     int n_checks;
     apr_status_t rv;
@@ -194,10 +225,51 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         refuse(s, p, a, actor, "issue.lint", lint);
         return APR_SUCCESS;
     }
+    if (c->ct.logs) {
+        /* The precertificate is signed and logged first; the certificate takes its SCTs. */
+        rv = ec_issue_ct(ctx->p11, c, &in, p, &ct);
+        if (rv == APR_EINVAL) {
+            ec_store_end(s, 1);
+            res->status = EC_ISSUE_LINT;
+            res->message = ct.why;
+            ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, ct.why);
+            refuse(s, p, a, actor, "issue.lint", ct.why);
+            return APR_SUCCESS;
+        }
+        if (rv == APR_EAGAIN) {
+            ec_log(EC_LOG_ERR, "ECI0006", "no certificate for application %s: %s; its precertificate %s is "
+                   "revoked", a->id, ct.why, ec_hex(p, in.serial, 20));
+            if (revoke_lone_precert(s, p, a, actor, res->issuer_id, &in, res->not_after, &ct, spki_hex, shard)
+                != APR_SUCCESS)
+                ec_log(EC_LOG_ERR, "ECI0007", "the lone precertificate %s of application %s could not be "
+                       "recorded", ec_hex(p, in.serial, 20), a->id);
+            res->status = EC_ISSUE_CT;
+            res->message = ct.why;
+            return APR_SUCCESS;
+        }
+        if (rv != APR_SUCCESS) {
+            ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid precertificate for application %s",
+                   a->id);
+            ec_store_end(s, 1);
+            goto internal;
+        }
+        tbs = ct.tbs;
+        tbs_len = ct.tbs_len;
+        if ((lint = ec_lint_tbs(p, c, &in, tbs, tbs_len)) != NULL) {
+            ec_store_end(s, 1);
+            ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, lint);
+            goto internal;
+        }
+    }
     if (ec_x509_sign(ctx->p11, is->key, p, tbs, tbs_len, &res->der, &res->der_len) != APR_SUCCESS ||
-        !signature_verifies(res->der, res->der_len, is)) {
+        !ec_x509_signed_by(res->der, res->der_len, is->spki, is->spki_len)) {
         ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s",
                a->id);
+        ec_store_end(s, 1);
+        goto internal;
+    }
+    if (c->ct.logs && (lint = ec_issue_ct_same_tbs(p, ct.precert, ct.precert_len, res->der, res->der_len))) {
+        ec_log(EC_LOG_ERR, "ECI0008", "certificate for application %s not issued: %s", a->id, lint);
         ec_store_end(s, 1);
         goto internal;
     }
@@ -209,6 +281,8 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
                   EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
                           ec_hex(p, res->der, res->der_len), ec_sqltime(p, res->not_before),
                           ec_sqltime(p, res->not_after), apr_itoa(p, shard)));
+    if (c->ct.logs && !s->failed)
+        store_ct(s, p, res->issuer_id, res->serial_hex, a->id, &ct, 1);
     for (int i = 0; i < names->nelts && !s->failed; i++)
         ec_store_exec(s, p, "issue_name_insert", NULL,
                       EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));
@@ -224,10 +298,10 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     if (!s->failed)
         ec_audit(s, p, actor, "certificate.issue",
                  apr_psprintf(p, "application %s envelope %s issuer %s serial %s server %s type %s "
-                              "names %d key %s valid %s to %s evidence %s", a->id, a->envelope_ref, is->cn,
+                              "names %d key %s valid %s to %s evidence %s scts %d", a->id, a->envelope_ref, is->cn,
                               res->serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
                               ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after),
-                              evidence_text(p, evidence)));
+                              evidence_text(p, evidence), c->ct.logs ? ct.n_scts : 0));
     if (ec_store_end(s, 0) != APR_SUCCESS)
         goto internal;
     res->status = EC_ISSUE_OK;

@@ -1,6 +1,7 @@
 /* Issuance (CPS 4.3.1, R-5, R-6): the one pipeline the subscriber pages and
  * `ecertctl issue` share. CSR checks -> key blocklists -> pre-issuance checks (the
- * stage where DCV and CAA plug in) -> App. B profile -> lint -> C_Sign in the HSM ->
+ * stage where DCV and CAA plug in) -> App. B profile -> lint -> with CT logs, the
+ * precertificate signed and logged, its SCTs in the TBS (ec_issue_ct.h) -> C_Sign in the HSM ->
  * certificate, names, application status, OCSP pre-signing request, the evidence the
  * checks relied on and audit event in one transaction. */
 #ifndef EC_ISSUE_H
@@ -48,6 +49,7 @@ typedef enum {
     EC_ISSUE_CSR,            /* csr_err says what is wrong with the request */
     EC_ISSUE_PRECHECK,       /* message: the catalogue key of the check that failed */
     EC_ISSUE_LINT,           /* message: the rule the certificate broke (not signed) */
+    EC_ISSUE_CT,             /* too few SCTs: no certificate; its precertificate is revoked */
     EC_ISSUE_INTERNAL        /* HSM or database: nothing was issued */
 } ec_issue_status_t;
 

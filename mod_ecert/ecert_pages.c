@@ -391,6 +391,8 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
         return ecert_redirect(q, ecert_step_of(q, a));
     case EC_ISSUE_LINT:
         return ecert_message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
+    case EC_ISSUE_CT:
+        return ecert_unavailable(q, "error.ct_failed");
     default:
         return ecert_unavailable(q, "error.issue_failed");
     }
