@@ -4,6 +4,7 @@
 #include <apr_time.h>
 #include <curl/curl.h>
 #include "ec_ct_submit.h"
+#include "ec_util.h"
 
 #define MAX_ANSWER 65536
 
@@ -59,7 +60,12 @@ static void finish(call_t *c, CURLcode rc, const ec_ct_entry_t *e)
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
-        r->why = apr_psprintf(c->p, "HTTP status %ld", status);
+        /* A log says why it refused (RFC 6962 4: a JSON error_message): worth a log line. */
+        char *text = apr_pstrmemdup(c->p, c->body ? c->body : "", c->len);
+        for (char *t = text; *t; t++)
+            if ((unsigned char)*t < 0x20 || *t == 0x7f)
+                *t = ' ';
+        r->why = apr_psprintf(c->p, "HTTP status %ld %s", status, ec_clip(c->p, text, 200));
         return;
     }
     if (ec_ct_sct_from_json(c->p, r->log, c->body ? c->body : "", c->len, &r->sct, &why) != APR_SUCCESS) {

@@ -30,6 +30,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dns_lab import DnsLab, DnsLabError  # noqa: E402
 from perspectives import Perspectives  # noqa: E402
+from ct_logs import CtLogDaemons  # noqa: E402
 
 SRCDIR_DEFAULT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APACHE = "/usr/sbin/apache2"
@@ -222,7 +223,7 @@ class Stack:
 
     def __init__(self, rundir, port=None, dbport=None, srcdir=None, extra_conf="",
                  sqldir=None, confdir=None, quiet=False, dns_addr=None, moddir=None,
-                 dns_also_listen=None, perspectives=5, net=None):
+                 dns_also_listen=None, perspectives=5, net=None, ct_logs=None):
         self.rundir = os.path.abspath(rundir)
         self.port = int(port or os.environ.get("ECERT_PORT") or 8080)
         self.dbport = int(dbport or os.environ.get("ECERT_DBPORT") or 33306)
@@ -276,6 +277,10 @@ class Stack:
                 self.mpic.add(host.addr, 8443, netns=host)
             else:
                 self.mpic.add("127.0.0.1", ports[i])
+        # Certificate Transparency logs (RFC 6962): the caller's (in-process, the tests), or
+        # three log processes of this run (scripts/ct_logs.py)
+        self.ct_daemons = ct_logs is None
+        self.ct_logs = CtLogDaemons(r, self.srcdir, free_ports) if ct_logs is None else list(ct_logs)
         # Only the demo envelope's reference number is kept; its PIN exists in clear only
         # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
         self.demo_ref_file = os.path.join(r, "demo-reference")
@@ -376,6 +381,7 @@ class Stack:
         self.init_token()
         self.write_config()
         self.key_ceremony()
+        self.start_ct_logs()
         self.activate()
         self.demo_application()
         self.fix_permissions()
@@ -388,6 +394,8 @@ class Stack:
         self.stop_httpd(2)
         self.stop_httpd(1)
         self.deactivate_keyring()
+        if self.ct_daemons:
+            self.ct_logs.stop()
         self.stop_mariadb()
         self.mpic.stop()
         self.dns.stop()
@@ -420,6 +428,9 @@ class Stack:
         print("  CA keys           activated with custodians' shares 1 and 2 of %s (a real CA gives "
               "each share to its own custodian): %s -f %s deactivate | activate"
               % (self.shares_dir, self.ecertctl, self.ecert_conf), file=out)
+        if self.ct_logs:
+            print("  CT logs           %s (RFC 6962, %d local logs: every certificate is logged first)"
+                  % (" ".join(log.url for log in self.ct_logs), len(self.ct_logs)), file=out)
         print("  stop with         make stop", file=out)
         if self.demo_envelope:
             print("\nDemo application PIN envelope (log in at %s/ecert/):" % b, file=out)
@@ -693,6 +704,7 @@ class Stack:
             "P11MODULE": self.p11module, "USER_DIRECTIVES": user, "PINKEY": self.pin_key,
             "DNSROOT": self.dns.root_server, "DNSANCHOR": self.dns.trust_anchor,
             "PERSPECTIVES": self.mpic.directives().rstrip("\n"),
+            "CTLOGS": self.ct_directives(),
         }
         out = re.sub(r"@([A-Z0-9_]+)@",
                      lambda m: subst.get(m.group(1), m.group(0)), text)
@@ -779,6 +791,32 @@ class Stack:
             raise StackError("ecertctl init succeeded but did not write %s\n%s%s"
                              % (root, r.stdout, r.stderr))
         return True
+
+    def start_ct_logs(self):
+        """The logs take certificates that chain to this run's root, known once it exists."""
+        root = os.path.join(self.pubdir, ROOT_CERT)
+        if self.ct_daemons:
+            self.ct_logs.start(root)
+            return
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        with open(root, "rb") as f:
+            der = x509.load_pem_x509_certificate(f.read()).public_bytes(serialization.Encoding.DER)
+        for log in self.ct_logs:
+            if der not in log.roots:
+                log.add_root(der)
+
+    def ct_directives(self):
+        """ECertCTLog lines: the log's window, or every notAfter this century."""
+        import base64
+        lines = []
+        for log in self.ct_logs:
+            start, end = ((log.window[0].strftime("%Y-%m-%d"), log.window[1].strftime("%Y-%m-%d"))
+                          if log.window else ("2000-01-01", "2100-01-01"))
+            lines.append("ECertCTLog %s %s %s %s %s %s" % (log.name, log.operator, log.url,
+                                                           base64.b64encode(log.public_key_der()).decode(),
+                                                           start, end))
+        return "\n".join(lines)
 
     def demo_application(self):
         if os.path.exists(self.demo_ref_file):

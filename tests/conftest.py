@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts"))
 import stack as stackmod  # noqa: E402
 from stack import Stack, free_ports  # noqa: E402,F401
 from smtp_server import SmtpSink  # noqa: E402
+from ct_log import CtLog  # noqa: E402
 from net_lab import NetLab  # noqa: E402
 import web_sites  # noqa: E402
 
@@ -82,6 +83,20 @@ def _netlab(request):
             shutil.rmtree(d, ignore_errors=True)
 
 
+def ct_logs():
+    """The session's CT logs (scripts/ct_log.py, in-process, so tests can switch them): four
+    that take today's certificates, two of one operator, and a fifth of a past shard (its
+    window ended in 2026-01-01) that issuance must leave alone. A 199-day certificate needs 3
+    SCTs from 2 operators: any one of the four may be down."""
+    import datetime
+    past = (datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc),
+            datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc))
+    logs = [CtLog("test-log-a1", "Operator-A"), CtLog("test-log-a2", "Operator-A"),
+            CtLog("test-log-b1", "Operator-B"), CtLog("test-log-c1", "Operator-C"),
+            CtLog("test-log-x2025", "Operator-C", window=past)]
+    return [log.start() for log in logs]
+
+
 @pytest.fixture(scope="session")
 def stack(request, _netlab):
     lab = _netlab
@@ -91,6 +106,7 @@ def stack(request, _netlab):
     stackmod.become_subreaper()
     # the CA's mail relay: a real SMTP server with STARTTLS (tests/smtp_server.py)
     smtp = SmtpSink(rundir).start()
+    ct = ct_logs()
     extra = ("ECertMailRelay %s\nECertMailRelayCA %s\nECertMailOperations ops@ca.example.org\n"
              "ECertMailFrom notices@ca.example.org\n"
              # every test posts from 127.0.0.1: the limit of the public forms is raised, and
@@ -109,7 +125,7 @@ def stack(request, _netlab):
                moddir=os.environ.get("ECERT_BUILD") or os.path.join(REPO, "build-test"),
                # six remote perspectives (BR 3.2.2.9), each in a namespace of the lab when
                # there is one; the CA lists five of them (tests/test_mpic.py uses all six)
-               perspectives=6, net=lab)
+               perspectives=6, net=lab, ct_logs=ct)
     st.mpic.configured = 5
     st.smtp = smtp
     st.net = lab
@@ -120,6 +136,8 @@ def stack(request, _netlab):
         try:
             smtp.stop()
             st.stop()
+            for log in ct:
+                log.stop()
         finally:
             if os.listdir(rundir):
                 _kept.append((rundir, "stack failed to start"))
@@ -133,6 +151,8 @@ def stack(request, _netlab):
     try:
         st.stop()
         smtp.stop()
+        for log in ct:
+            log.stop()
     finally:
         problems = st.error_log_problems()
         failed = request.session.testsfailed

@@ -68,8 +68,10 @@ def check_app_b(stack, cert, env, names, role, org="Example Company Limited"):
     # key
     assert cert.public_key().key_size == 2048
     ext = {e.oid.dotted_string: e for e in cert.extensions}
+    # the profile's nine, and last the SCT list of the CT logs (tests/test_ct.py checks it)
     assert set(ext) == {"1.3.6.1.5.5.7.1.1", "2.5.29.35", "2.5.29.14", "2.5.29.15", "2.5.29.32",
-                        "2.5.29.17", "2.5.29.19", "2.5.29.37", "2.5.29.31"}
+                        "2.5.29.17", "2.5.29.19", "2.5.29.37", "2.5.29.31", "1.3.6.1.4.1.11129.2.4.2"}
+    assert cert.extensions[-1].oid.dotted_string == "1.3.6.1.4.1.11129.2.4.2"
     aia = ext["1.3.6.1.5.5.7.1.1"].value
     assert [(d.access_method, d.access_location.value) for d in aia] == [
         (AuthorityInformationAccessOID.OCSP, "http://ocsp1.eCert.gov.hk"),
