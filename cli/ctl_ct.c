@@ -14,7 +14,7 @@
 #include "ec_x509.h"
 
 static const ec_stmt_t ct_stmts[] = {
-    { "ctl_ct_cert", "SELECT HEX(c.cert_der), HEX(ca.spki_sha256), ca.cn FROM certificate c "
+    { "ctl_ct_cert", "SELECT HEX(c.cert_der), HEX(ca.spki_sha256), ca.name FROM certificate c "
       "JOIN ca ON ca.id = c.issuer_id WHERE c.serial_hex = %s ORDER BY c.created_at DESC LIMIT 1" },
     { NULL, NULL }
 };
