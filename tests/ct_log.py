@@ -29,7 +29,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import SignatureAlgorithmOID
 
 POISON_OID = x509.ObjectIdentifier("1.3.6.1.4.1.11129.2.4.3")
 X509_ENTRY, PRECERT_ENTRY = 0, 1
@@ -53,6 +54,53 @@ def _signed_entry(entry_type, der, issuer_key_hash=None, tbs=None):
     if entry_type == X509_ENTRY:
         return struct.pack(">H", X509_ENTRY) + _vec(der, 3)
     return struct.pack(">H", PRECERT_ENTRY) + issuer_key_hash + _vec(tbs, 3)
+
+
+# --- DER, just enough to take the poison out of a TBSCertificate (RFC 6962 section 3.2) -------
+
+def _tlv(buf, i):
+    """(tag, first content byte, end) of the DER element starting at buf[i]."""
+    n, j = buf[i + 1], i + 2
+    if n & 0x80:
+        j += n & 0x7F
+        n = int.from_bytes(buf[i + 2:j], "big")
+    return buf[i], j, j + n
+
+
+def _children(buf, start, end):
+    """The elements of buf[start:end], each as (tag, its DER, content start)."""
+    while start < end:
+        tag, s, e = _tlv(buf, start)
+        yield tag, buf[start:e], s - start
+        start = e
+
+
+def _der(tag, content):
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(b)]) + b + content
+
+
+_POISON_OID_DER = _der(0x06, bytes.fromhex("2b06010401d679020403"))
+
+
+def tbs_without_poison(tbs):
+    """The TBSCertificate with the poison extension removed, every other byte as it was; the
+    [3] extensions field goes too when the poison was its only extension."""
+    _, s, e = _tlv(tbs, 0)
+    fields = []
+    for tag, elem, c in _children(tbs, s, e):
+        if tag == 0xA3:                                   # [3] EXPLICIT Extensions
+            _, xs, xe = _tlv(elem, c)
+            kept = [x for _, x, xc in _children(elem, xs, xe)
+                    if not x[xc:].startswith(_POISON_OID_DER)]
+            if not kept:
+                continue
+            elem = _der(0xA3, _der(0x30, b"".join(kept)))
+        fields.append(elem)
+    return _der(0x30, b"".join(fields))
 
 
 # --- Merkle tree (RFC 6962 section 2.1) -------------------------------------------------------
@@ -126,6 +174,29 @@ class Refused(Exception):
 
 def _utc(t):
     return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+
+
+def _issued_by(child, parent):
+    """Raise unless child names parent as its issuer and parent's key signed it (Debian 12's
+    cryptography 38 has no Certificate.verify_directly_issued_by)."""
+    if child.issuer != parent.subject:
+        raise ValueError("issuer name differs")
+    key, sig, tbs, alg = (parent.public_key(), child.signature, child.tbs_certificate_bytes,
+                          child.signature_hash_algorithm)
+    if isinstance(key, rsa.RSAPublicKey):
+        pad = padding.PKCS1v15()
+        if child.signature_algorithm_oid == SignatureAlgorithmOID.RSASSA_PSS:
+            pad = padding.PSS(padding.MGF1(alg), alg.digest_size)
+        key.verify(sig, tbs, pad, alg)
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(sig, tbs, ec.ECDSA(alg))
+    else:
+        key.verify(sig, tbs)
+
+
+def _not_after(cert):
+    t = getattr(cert, "not_valid_after_utc", None)
+    return t or cert.not_valid_after.replace(tzinfo=datetime.timezone.utc)
 
 
 def _now_ms():
@@ -231,7 +302,7 @@ class CtLog:
         leaf = certs[0]
         for child, parent in zip(certs, certs[1:]):
             try:
-                child.verify_directly_issued_by(parent)
+                _issued_by(child, parent)
             except Exception:
                 raise Refused("%s is not issued by %s" % (child.subject.rfc4514_string(),
                                                           parent.subject.rfc4514_string()))
@@ -245,7 +316,7 @@ class CtLog:
         if not precert and poison:
             raise Refused("a certificate with the poison extension is a precertificate")
         if self.window:
-            not_after = leaf.not_valid_after_utc
+            not_after = _not_after(leaf)
             if not (self.window[0] <= not_after < self.window[1]):
                 raise Refused("notAfter %s is outside this log's window [%s, %s)"
                               % (not_after, self.window[0], self.window[1]))
@@ -257,7 +328,7 @@ class CtLog:
                                                     serialization.PublicFormat.SubjectPublicKeyInfo)
             # The TBSCertificate the final certificate will have: the precert's, poison removed.
             signed = _signed_entry(PRECERT_ENTRY, None, hashlib.sha256(spki).digest(),
-                                   leaf.tbs_precertificate_bytes)
+                                   tbs_without_poison(leaf.tbs_certificate_bytes))
             extra = _vec(chain_der[0], 3) + _vec(b"".join(_vec(c, 3) for c in chain_der[1:]), 3)
         else:
             signed = _signed_entry(X509_ENTRY, chain_der[0])
@@ -279,7 +350,7 @@ class CtLog:
             return []
         for r in self.roots:
             try:
-                top.verify_directly_issued_by(x509.load_der_x509_certificate(r))
+                _issued_by(top, x509.load_der_x509_certificate(r))
                 return [r]
             except Exception:
                 continue
@@ -386,16 +457,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 # --- log lists for clients --------------------------------------------------------------------
 
-def _section(log):
-    return "".join(c if c.isalnum() else "_" for c in log.name)
+def _token(text):
+    """A name OpenSSL's config parser takes as a section: letters, digits and underscores."""
+    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 def write_openssl_ctlog(path, logs):
     """OpenSSL's CT log list (CTLOG_STORE_load_file): enabled_logs naming one section per log,
     each with a description and the base64 SubjectPublicKeyInfo."""
-    lines = ["enabled_logs = " + ",".join(_section(l) for l in logs), ""]
+    lines = ["enabled_logs = " + ",".join(_token(l.name) for l in logs), ""]
     for l in logs:
-        lines += ["[%s]" % _section(l), "description = " + l.name,
+        lines += ["[%s]" % _token(l.name), "description = " + l.name,
                   "key = " + base64.b64encode(l.public_key_der()).decode(), ""]
     with open(path, "w") as f:
         f.write("\n".join(lines))
@@ -418,7 +490,7 @@ def loglist_v3(logs):
                                           "end_exclusive": _rfc3339(l.window[1])}
         ops.setdefault(l.operator, []).append(entry)
     return {"version": "1.0", "log_list_timestamp": _rfc3339(datetime.datetime.now(datetime.timezone.utc)),
-            "operators": [{"name": n, "email": ["ct@%s.test" % _section(n).lower()], "logs": ls}
+            "operators": [{"name": n, "email": ["ct@%s.test" % _token(n).lower()], "logs": ls}
                           for n, ls in ops.items()]}
 
 
