@@ -13,7 +13,10 @@ memory, and the JSON API of RFC 6962 section 4 under <url>ct/v1/.
     write_openssl_ctlog(path, logs)       the list `openssl s_client -ct -ctlogfile` reads
     write_certspotter_loglist(path, logs) the v3 JSON list `certspotter -logs` reads
 
-Run directly it serves one log until SIGTERM/SIGINT (see --help).
+Run directly it serves one log until SIGTERM/SIGINT, keeping its key in --key FILE across runs
+(the tree is in memory only) and printing "URL LOG_ID_BASE64 NAME" once it listens:
+    python3 tests/ct_log.py --name "Test Log A" --port 8601 --root root.pem --key a.key \
+        --window 2026-01-01 2028-01-01 --loglist logs.json --ctlogfile ct.cnf
 """
 
 import base64
@@ -515,11 +518,15 @@ def main():
     p.add_argument("--loglist", help="write the certspotter JSON list of this log there")
     p.add_argument("--ctlogfile", help="write the OpenSSL CT log list of this log there")
     a = p.parse_args()
+    # Blocked before the server threads start, so that only sigwait below sees them.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})
     roots = []
+    end = b"-----END CERTIFICATE-----"
     for r in a.root:
         with open(r, "rb") as f:
-            roots += [c.public_bytes(serialization.Encoding.DER)
-                      for c in x509.load_pem_x509_certificates(f.read())]
+            pems = [p + end for p in f.read().split(end) if b"-----BEGIN" in p]
+        roots += [x509.load_pem_x509_certificate(p).public_bytes(serialization.Encoding.DER)
+                  for p in pems]
     key = None
     if a.key and os.path.exists(a.key):
         with open(a.key, "rb") as f:

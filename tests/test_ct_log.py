@@ -485,3 +485,29 @@ def test_openssl_reads_and_validates_embedded_scts(pki, tmp_path):
     finally:
         for l in logs:
             l.stop()
+
+
+def test_command_line_log(pki, tmp_path):
+    """`python3 tests/ct_log.py` serves a log that keeps its key across restarts."""
+    (tmp_path / "root.pem").write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ct_log.py")
+    ids = []
+    for _ in range(2):
+        proc = subprocess.Popen(["/usr/bin/python3", script, "--name", "CLI Log", "--root",
+                                 str(tmp_path / "root.pem"), "--key", str(tmp_path / "log.key"),
+                                 "--window", WINDOW[0].isoformat(), WINDOW[1].isoformat(),
+                                 "--loglist", str(tmp_path / "logs.json")],
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            url, log_id, _ = proc.stdout.readline().split(" ", 2)
+            ids.append(log_id)
+            final = pki.issue(pki.builder())
+            r = requests.post(url + "ct/v1/add-chain", json={"chain": [b64(final), b64(pki.int)]},
+                              timeout=10)
+            assert r.status_code == 200 and r.json()["id"] == log_id, r.text
+            listed = json.loads((tmp_path / "logs.json").read_text())["operators"][0]["logs"][0]
+            assert listed["url"] == url and listed["log_id"] == log_id
+        finally:
+            proc.terminate()
+            assert proc.wait(10) == 0
+    assert ids[0] == ids[1]
