@@ -89,6 +89,16 @@ def _der(tag, content):
 _POISON_OID_DER = _der(0x06, bytes.fromhex("2b06010401d679020403"))
 
 
+def spki_der(cert_der):
+    """The SubjectPublicKeyInfo exactly as the certificate carries it."""
+    _, s, e = _tlv(cert_der, 0)
+    _, s, e = _tlv(cert_der, s)                           # TBSCertificate
+    fields = [elem for _, elem, _ in _children(cert_der, s, e)]
+    if fields[0][0] == 0xA0:                              # [0] version, absent for v1
+        fields = fields[1:]
+    return fields[5]          # serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+
+
 def tbs_without_poison(tbs):
     """The TBSCertificate with the poison extension removed, every other byte as it was; the
     [3] extensions field goes too when the poison was its only extension."""
@@ -316,6 +326,8 @@ class CtLog:
             poison = None
         if precert and not (poison and poison.critical):
             raise Refused("a precertificate needs the critical poison extension")
+        if precert and len(chain_der) < 2:
+            raise Refused("a precertificate needs its issuer")
         if not precert and poison:
             raise Refused("a certificate with the poison extension is a precertificate")
         if self.window:
@@ -326,11 +338,9 @@ class CtLog:
 
         ts = _now_ms()
         if precert:
-            issuer = x509.load_der_x509_certificate(chain_der[1])
-            spki = issuer.public_key().public_bytes(serialization.Encoding.DER,
-                                                    serialization.PublicFormat.SubjectPublicKeyInfo)
-            # The TBSCertificate the final certificate will have: the precert's, poison removed.
-            signed = _signed_entry(PRECERT_ENTRY, None, hashlib.sha256(spki).digest(),
+            # The issuer's key and the TBSCertificate the final certificate will have: the
+            # precertificate's, poison removed.
+            signed = _signed_entry(PRECERT_ENTRY, None, hashlib.sha256(spki_der(chain_der[1])).digest(),
                                    tbs_without_poison(leaf.tbs_certificate_bytes))
             extra = _vec(chain_der[0], 3) + _vec(b"".join(_vec(c, 3) for c in chain_der[1:]), 3)
         else:
@@ -450,6 +460,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(400, {"success": False, "error_message": str(e)})
         except (KeyError, ValueError) as e:
             return self._answer(400, {"success": False, "error_message": "bad parameter: %s" % e})
+        except Exception as e:
+            # A bug of the log, not of the client: say so rather than drop the connection.
+            return self._answer(500, {"success": False, "error_message": "%s: %s" % (type(e).__name__, e)})
 
     def do_GET(self):
         self._serve("GET")
