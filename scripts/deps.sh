@@ -17,6 +17,8 @@ PKGS=(
     gnutls-bin nghttp2-client wrk valgrind
     python3-pytest python3-cryptography python3-pymysql python3-requests python3-dnslib python3-pykcs11
     python3-aiosmtpd knot knot-dnsutils bind9-dnsutils dns-root-data publicsuffix
+    # the CT monitor tests/test_ct_log.py runs against the test CT logs (tests/ct_log.py)
+    certspotter
     # the network lab of the multi-perspective tests (scripts/net_lab.py): bridge, namespaces,
     # veths, the hijackers' DNS proxy, and the probes of tests/test_net_lab.py
     iproute2 iputils-ping curl python3-dnspython
