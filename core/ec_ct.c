@@ -309,7 +309,8 @@ const char *ec_ct_policy(apr_pool_t *p, const ec_ct_sct_t *scts, int n, time_t n
         operators += first;
     }
     if (n < need)
-        return apr_psprintf(p, "%d SCTs of the %d a certificate of this lifetime needs", n, need);
+        return apr_psprintf(p, "%d SCTs of the %d a certificate of this lifetime needs%s", n, need,
+                            n > 1 && operators < 2 ? ", all from one log operator" : "");
     if (operators < 2)
         return "every SCT is from the same log operator: two operators are needed";
     return NULL;

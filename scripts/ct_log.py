@@ -15,7 +15,7 @@ memory, and the JSON API of RFC 6962 section 4 under <url>ct/v1/.
 
 Run directly it serves one log until SIGTERM/SIGINT, keeping its key in --key FILE across runs
 (the tree is in memory only) and printing "URL LOG_ID_BASE64 NAME" once it listens:
-    python3 tests/ct_log.py --name "Test Log A" --port 8601 --root root.pem --key a.key \
+    python3 scripts/ct_log.py --name "Test Log A" --port 8601 --root root.pem --key a.key \
         --window 2026-01-01 2028-01-01 --loglist logs.json --ctlogfile ct.cnf
 """
 

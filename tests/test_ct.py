@@ -158,12 +158,12 @@ def test_a_log_down_or_lying_is_not_counted_and_the_others_suffice(stack, ct, fa
     log = open(stack.error_log_path()).read()
     k = list(fault)[0]
     assert re.search(r"ECT0001: CT log %s .*%s" % (re.escape(ct[k].name),
-                                                  "does not verify" if fault[k] == "bad_signature" else "HTTP status 503|refused|Connection"), log)
+                                                  "does not verify" if fault[k] == "bad_signature" else "Empty reply from server"), log)
 
 
 @pytest.mark.parametrize("down,why", [
     (("a1", "a2", "b1"), "1 SCTs of the 3"),
-    (("b1", "c1"), "same log operator"),
+    (("b1", "c1"), "2 SCTs of the 3 a certificate of this lifetime needs, all from one log operator"),
 ])
 def test_too_few_scts_no_certificate_and_the_precertificate_revoked(stack, ct, down, why):
     stack.expect_log(r"ECT0001: CT log")
@@ -254,16 +254,41 @@ def test_openssl_s_client_ct_validates_the_scts(stack, ct):
                 return subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-servername", name,
                                        "-CAfile", ca_pem(stack, "root"), "-verify_return_error", "-ct",
                                        "-ctlogfile", logs_file], input="", capture_output=True, text=True, timeout=60)
+            # s_client takes the session's start, in whole seconds, as "now": an SCT of this
+            # very second would be "in the future"
+            time.sleep(1.1)
             ok = s_client(logfile)
             assert ok.returncode == 0, ok.stdout + ok.stderr
-            assert ok.stdout.count("Validation Status: valid") == 4, ok.stdout
-            # -ct is strict: with none of the logs known, no SCT validates and the handshake fails
+            assert ok.stdout.count("SCT validation status: valid") == 4, ok.stdout
+            # the oracle can say no: with none of the logs known, no SCT validates
             other = os.path.join(d, "otherlogs.cnf")
             with open(other, "w") as f:
                 f.write("enabled_logs = nobody\n\n[nobody]\ndescription = nobody\nkey = %s\n" % base64.b64encode(
                     ec.generate_private_key(ec.SECP256R1()).public_key().public_bytes(
                         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).decode())
             bad = s_client(other)
-            assert bad.returncode != 0 and "Validation Status: valid" not in bad.stdout
+            assert "SCT validation status: valid" not in bad.stdout, bad.stdout
+            assert bad.stdout.count("SCT validation status: unknown log") == 4, bad.stdout
         finally:
             subprocess.run([APACHE, "-f", conf, "-k", "stop"], capture_output=True)
+
+
+def test_certspotter_finds_the_precertificates_in_the_logs(stack, ct, tmp_path):
+    """Debian's CT monitor, watching the logs for a name as its owner would, finds the
+    precertificate the CA logged for it (and nothing is malformed in any log)."""
+    import shutil
+    from test_ct_log import run_certspotter
+    if not shutil.which("certspotter"):
+        pytest.skip("certspotter missing (scripts/deps.sh installs it)")
+    name = "ctspot%d.example.com" % (os.getpid() % 1000)
+    env, r, _ = issue(stack, name)
+    assert r.url.endswith("/certificate"), page_error(r)
+    cert, issuer_id, serial, _ = certificate_of(stack, env)
+    pre = bytes.fromhex(stack.sql("SELECT HEX(precert_der) FROM certificate_ct WHERE issuer_id = %s AND "
+                                  "serial_hex = %s", (issuer_id, serial))[0][0])
+    usable = [ct[k] for k in ("a1", "a2", "b1", "c1")]
+    report, errors, states = run_certspotter(tmp_path, usable, watch=name)
+    assert hashlib.sha256(pre).hexdigest() + ":" in report, (report, errors)
+    assert name in report
+    for st, log in zip(states, usable):
+        assert st and st["verified_sth"]["tree_size"] == len(log.entries()), (st, errors)

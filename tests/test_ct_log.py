@@ -1,4 +1,4 @@
-"""The CT logs the tests give the CA (tests/ct_log.py), checked against oracles of their own:
+"""The CT logs the tests give the CA (scripts/ct_log.py), checked against oracles of their own:
 SCT and tree head signatures verified over the RFC 6962 structures built here from the RFC
 (never from the server's code), Merkle proofs checked with RFC 9162's iterative algorithms
 (the server uses the recursive definitions of RFC 6962), Debian's certspotter monitoring a log
@@ -337,11 +337,11 @@ def test_fault_switches(pki, log):
 
 # --- other programs' view -----------------------------------------------------------------------
 
-def run_certspotter(tmp, logs):
+def run_certspotter(tmp, logs, watch=".ct-test.example"):
     """Run certspotter over logs until it has verified each one's whole tree (at most 50 s);
     return what it reported on stdout, its stderr, and each log's saved state."""
     write_certspotter_loglist(tmp / "logs.json", logs)
-    (tmp / "watchlist").write_text(".ct-test.example\n")
+    (tmp / "watchlist").write_text(watch + "\n")
     env = dict(os.environ, HOME=str(tmp), CERTSPOTTER_CONFIG_DIR=str(tmp / "config"))
     states = [tmp / "state" / "logs" / base64.urlsafe_b64encode(l.log_id()).decode().rstrip("=")
               / "state.json" for l in logs]
@@ -488,9 +488,9 @@ def test_openssl_reads_and_validates_embedded_scts(pki, tmp_path):
 
 
 def test_command_line_log(pki, tmp_path):
-    """`python3 tests/ct_log.py` serves a log that keeps its key across restarts."""
+    """`python3 scripts/ct_log.py` serves a log that keeps its key across restarts."""
     (tmp_path / "root.pem").write_bytes(pki.root.public_bytes(serialization.Encoding.PEM))
-    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ct_log.py")
+    script = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts", "ct_log.py")
     ids = []
     for _ in range(2):
         proc = subprocess.Popen(["/usr/bin/python3", script, "--name", "CLI Log", "--root",
