@@ -280,6 +280,7 @@ class Stack:
         # Certificate Transparency logs (RFC 6962): the caller's (in-process, the tests), or
         # three log processes of this run (scripts/ct_logs.py)
         self.ct_daemons = ct_logs is None
+        self.ct_enabled = True       # False: no ECertCTLog lines at the next write_config
         self.ct_logs = CtLogDaemons(r, self.srcdir, free_ports) if ct_logs is None else list(ct_logs)
         # Only the demo envelope's reference number is kept; its PIN exists in clear only
         # on the terminal (a re-run prints a fresh PIN through `application new-pin`).
@@ -810,7 +811,7 @@ class Stack:
         """ECertCTLog lines: the log's window, or every notAfter this century."""
         import base64
         lines = []
-        for log in self.ct_logs:
+        for log in self.ct_logs if self.ct_enabled else ():
             start, end = ((log.window[0].strftime("%Y-%m-%d"), log.window[1].strftime("%Y-%m-%d"))
                           if log.window else ("2000-01-01", "2100-01-01"))
             lines.append("ECertCTLog %s %s %s %s %s %s" % (log.name, log.operator, log.url,

@@ -80,6 +80,13 @@ def test_both_modules_load(stack):
     ("ECertTokenPIN file:/etc/pin", "ECertTokenPIN: the token PIN is given as keyring:NAME"),
     ("ECertTokenPIN 1234", "ECertTokenPIN: the token PIN is given as keyring:NAME"),
     ("ECertValidityDays 398", "ECertValidityDays takes a whole number from 1 to 200"),
+    # Certificate Transparency
+    ("ECertCTLog only three args", "ECertCTLog takes NAME OPERATOR URL KEY START END"),
+    ("ECertCTLog l op ftp://x/ AAAA 2026-01-01 2027-01-01", "ECertCTLog l: the log URL is not http(s)://"),
+    ("ECertCTLog l op http://x/ bm90IGEga2V5 2026-01-01 2027-01-01",
+     "ECertCTLog l: the log key is not a SubjectPublicKeyInfo"),
+    ("ECertCTLog l op http://x/ AAAA 2026-01-01 2026-13-01", "START and END are dates YYYY-MM-DD"),
+    ("ECertCTTimeout 0", "ECertCTTimeout takes seconds from 1 to 60"),
     ("ECertIssuer premium /dev/null pkcs11:token=ecert", "role 'premium' is neither ssl nor ev"),
     ("ECertIssuer ssl /dev/null /tmp/key.pem", "named by a pkcs11: URI"),
     # CRLs (BR 4.9.7, 7.2)
