@@ -72,6 +72,12 @@ static void finish(call_t *c, CURLcode rc, const ec_ct_entry_t *e)
         r->why = why;
         return;
     }
+    /* Relying parties refuse an SCT from their future: a log whose clock runs ahead would hand
+     * out a certificate that fails until that time comes. A minute of skew is tolerated. */
+    if (r->sct.timestamp > (uint64_t)apr_time_as_msec(apr_time_now()) + 60000) {
+        r->why = "the SCT's timestamp is more than a minute in the future";
+        return;
+    }
     if (!ec_ct_sct_verify(&r->sct, e->issuer_key_hash, e->tbs, e->tbs_len)) {
         r->why = "the SCT's signature does not verify with the log's key";
         return;

@@ -231,6 +231,7 @@ class CtLog:
         self.down = False
         self.bad_signature = False
         self.slow = 0
+        self.clock_ahead_ms = 0       # a log whose clock runs ahead: its SCTs are from the future
         self.requests = []            # (method, path) of every request seen, in order
         self._entries = []
         self._leaves = []             # leaf hashes, the tree
@@ -336,7 +337,7 @@ class CtLog:
                 raise Refused("notAfter %s is outside this log's window [%s, %s)"
                               % (not_after, self.window[0], self.window[1]))
 
-        ts = _now_ms()
+        ts = _now_ms() + self.clock_ahead_ms
         if precert:
             # The issuer's key and the TBSCertificate the final certificate will have: the
             # precertificate's, poison removed.

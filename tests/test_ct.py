@@ -45,6 +45,7 @@ def ct(stack):
     for log in by.values():
         log.down = False
         log.bad_signature = False
+        log.clock_ahead_ms = 0
 
 
 _n = [0]
@@ -143,11 +144,12 @@ def test_final_certificate_equals_its_precertificate_but_poison_and_scts(stack, 
 @pytest.mark.parametrize("fault,used", [
     ({"c1": "down"}, ("a1", "a2", "b1")),
     ({"a2": "bad_signature"}, ("a1", "b1", "c1")),
+    ({"b1": "clock_ahead_ms"}, ("a1", "a2", "c1")),
 ])
 def test_a_log_down_or_lying_is_not_counted_and_the_others_suffice(stack, ct, fault, used):
     stack.expect_log(r"ECT0001: CT log")
     for k, what in fault.items():
-        setattr(ct[k], what, True)
+        setattr(ct[k], what, 3600 * 1000 if what == "clock_ahead_ms" else True)
     env, r, _ = issue(stack)
     assert r.url.endswith("/certificate"), page_error(r)
     cert = certificate_of(stack, env)[0]
@@ -158,7 +160,8 @@ def test_a_log_down_or_lying_is_not_counted_and_the_others_suffice(stack, ct, fa
     log = open(stack.error_log_path()).read()
     k = list(fault)[0]
     assert re.search(r"ECT0001: CT log %s .*%s" % (re.escape(ct[k].name),
-                                                  "does not verify" if fault[k] == "bad_signature" else "Empty reply from server"), log)
+                                                  {"bad_signature": "does not verify", "down": "Empty reply from server",
+                                                   "clock_ahead_ms": "in the future"}[fault[k]]), log)
 
 
 @pytest.mark.parametrize("down,why", [
