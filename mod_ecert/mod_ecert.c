@@ -145,6 +145,32 @@ static const char *set_rate(cmd_parms *cmd, void *d, const char *n, const char *
     return err ? err : set_int(cmd, &srv_conf(cmd)->login_rate_window, secs, 1, 86400);
 }
 
+/* The token is opened once per child for the whole server: in a <VirtualHost> its
+ * directives would be silently ignored, so they are refused there. */
+static const char *main_server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
+}
+
+static const char *set_token_module(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_path(cmd, d, arg);
+}
+
+static const char *set_token_pin(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_pin(cmd, d, arg);
+}
+
+static const char *set_token_sessions(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_sessions(cmd, d, arg);
+}
+
 /* Issuance settings: parsed by the core so that ecertctl reads the same lines. */
 static const char *set_profile(cmd_parms *cmd, void *d, int argc, char *const argv[])
 {
@@ -218,11 +244,11 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const c
     AP_INIT_TAKE_ARGV(name, set_profile, NULL, RSRC_CONF, help)
 
 static const command_rec ecert_cmds[] = {
-    AP_INIT_TAKE1("ECertPKCS11Module", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
+    AP_INIT_TAKE1("ECertPKCS11Module", set_token_module, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
-    AP_INIT_TAKE1("ECertTokenPIN", set_pin, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertTokenPIN", set_token_pin, NULL, RSRC_CONF,
                   "where the token PIN is: file:/path or env:NAME"),
-    AP_INIT_TAKE1("ECertSessions", set_sessions, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertSessions", set_token_sessions, NULL, RSRC_CONF,
                   "PKCS#11 sessions per httpd child (default 4)"),
     AP_INIT_TAKE1("ECertPublishDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, publish_dir), RSRC_CONF,
                   "directory of the published CA certificates (root/) and CRLs (crl/)"),

@@ -162,11 +162,37 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const
     return NULL;
 }
 
+/* The token is opened once per child for the whole server: in a <VirtualHost> its
+ * directives would be silently ignored, so they are refused there. */
+static const char *main_server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
+}
+
+static const char *set_token_module(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_module(cmd, d, arg);
+}
+
+static const char *set_token_pin(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_pin(cmd, d, arg);
+}
+
+static const char *set_token_sessions(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_sessions(cmd, d, arg);
+}
+
 static const command_rec ocsp_cmds[] = {
-    AP_INIT_TAKE1("OCSPPKCS11Module", set_module, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("OCSPPKCS11Module", set_token_module, NULL, RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
-    AP_INIT_TAKE1("OCSPTokenPIN", set_pin, NULL, RSRC_CONF, "where the token PIN is: file:/path or env:NAME"),
-    AP_INIT_TAKE1("OCSPSessions", set_sessions, NULL, RSRC_CONF, "PKCS#11 sessions per child (default 4)"),
+    AP_INIT_TAKE1("OCSPTokenPIN", set_token_pin, NULL, RSRC_CONF, "where the token PIN is: file:/path or env:NAME"),
+    AP_INIT_TAKE1("OCSPSessions", set_token_sessions, NULL, RSRC_CONF, "PKCS#11 sessions per child (default 4)"),
     AP_INIT_TAKE3("OCSPIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuer certificate file, responder certificate file, responder key pkcs11: URI"),
     AP_INIT_TAKE1("OCSPValidity", set_validity, NULL, RSRC_CONF,
