@@ -11,6 +11,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
+#include "ec_glue_log.h"
 #include "ec_conf.h"
 #include "ec_log.h"
 #include "ec_util.h"
@@ -34,8 +35,6 @@
 #include "ec_mpic.h"
 #include "ec_csrf.h"
 
-static server_rec *log_server;
-
 /* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
@@ -43,12 +42,6 @@ static const ec_stmt_t *const stmt_sets[] = {
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
     ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, NULL
 };
-
-/* Core log lines go to the main server's error log with the core's own tag. */
-static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
-{
-    ap_log_error(APLOG_MARK, (int)level, 0, log_server, "%s: %s", tag, msg);
-}
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -350,8 +343,7 @@ static int ecert_prepare_sql(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 
 static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    log_server = s;
-    ec_log_set(log_to_httpd, NULL);
+    ec_glue_log_init(s, APLOG_MODULE_INDEX);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     for (server_rec *v = s; v; v = v->next) {
@@ -430,7 +422,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     ecert_dcv_child_init(pchild, s);
 }
 
-static int ecert_handler(request_rec *r)
+static int pages_handler(request_rec *r)
 {
     ecert_req_t q;
     const char *err;
@@ -458,6 +450,16 @@ static int ecert_handler(request_rec *r)
     return ecert_pages(&q);
 }
 
+static int ecert_handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, pages_handler);
+}
+
+static int crl_handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, ecert_crl_handler);
+}
+
 static void ecert_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
@@ -465,7 +467,7 @@ static void ecert_hooks(apr_pool_t *p)
     ap_hook_post_config(ecert_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ecert_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ecert_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(ecert_crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ecert) = {

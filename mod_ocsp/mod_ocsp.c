@@ -13,6 +13,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ocsp.h"
+#include "ec_glue_log.h"
 #include "ec_conf.h"
 #include "ec_log.h"
 #include "ec_util.h"
@@ -26,12 +27,6 @@ static apr_thread_mutex_t *resolve_mutex;
 ocsp_srv_conf *ocsp_conf(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &ocsp_module);
-}
-
-/* Core log lines go to the main server's error log with the core's own tag. */
-static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
-{
-    ap_log_error(APLOG_MARK, (int)level, 0, ocsp_g.s, "%s: %s", tag, msg);
 }
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
@@ -320,7 +315,7 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return OK;
     ocsp_g.s = s;
     ocsp_g.issuers = apr_array_make(pconf, 4, sizeof(ocsp_issuer_conf *));
-    ec_log_set(log_to_httpd, NULL);
+    ec_glue_log_init(s, APLOG_MODULE_INDEX);
 
     for (server_rec *v = s; v; v = v->next) {
         ocsp_srv_conf *c = ocsp_conf(v);
@@ -390,6 +385,11 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     __atomic_store_n(&ocsp_g.child_ready, 1, __ATOMIC_RELEASE);
 }
 
+static int handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, ocsp_handler);
+}
+
 static void ocsp_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
@@ -402,7 +402,7 @@ static void ocsp_hooks(apr_pool_t *p)
     ap_hook_pre_translate_name(ocsp_pre_translate, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ocsp_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ocsp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_handler(ocsp_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ocsp) = {
