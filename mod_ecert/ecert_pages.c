@@ -183,9 +183,9 @@ int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
     ecert_srv_conf *c = q->conf;
     ec_login_policy_t pol;
 
-    pol.max_failures = c->login_max_failures == ECERT_UNSET ? 5 : c->login_max_failures;
-    pol.rate_max = c->login_rate_max == ECERT_UNSET ? 30 : c->login_rate_max;
-    pol.rate_window = c->login_rate_window == ECERT_UNSET ? 600 : c->login_rate_window;
+    pol.max_failures = c->login_max_failures;
+    pol.rate_max = c->login_rate_max;
+    pol.rate_window = c->login_rate_window;
     pol.dummy_hash = c->dummy_hash;
     if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
                  ecert_field(q, "pin"), q->r->useragent_ip, a, result) != APR_SUCCESS)
@@ -196,11 +196,9 @@ int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
 /* A new session id at every login, whatever cookie came with it (no fixation). */
 int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose)
 {
-    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
-
     if (q->session)
         ec_session_destroy(q->store, q->r->pool, q->session->cookie);
-    ec_session_expire(q->store, q->r->pool, idle);
+    ec_session_expire(q->store, q->r->pool, q->conf->session_idle);
     if (ec_session_create(q->store, q->r->pool, a->id, purpose, q->r->useragent_ip, q->lang, &q->session)
         != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
@@ -566,7 +564,6 @@ int ecert_pages(ecert_req_t *q)
     request_rec *r = q->r;
     const char *path = q->path;
     int get = r->method_number == M_GET, post = r->method_number == M_POST, rc;
-    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
     ec_app_t *a;
 
     if (!strncmp(path, "/assets/", 8))
@@ -577,7 +574,7 @@ int ecert_pages(ecert_req_t *q)
         return ecert_unavailable(q, "error.unavailable");
     if (!strcmp(path, "/search") || !strncmp(path, "/search/", 8))
         return search(q);
-    if (ec_session_load(q->store, r->pool, ecert_session_cookie(r), idle, &q->session) != APR_SUCCESS)
+    if (ec_session_load(q->store, r->pool, ecert_session_cookie(r), q->conf->session_idle, &q->session) != APR_SUCCESS)
         q->session = NULL;
     if (q->session && r->args && strstr(r->args, "lang=") && strcmp(q->session->lang, q->lang))
         ec_session_set_lang(q->store, r->pool, q->session, q->lang);

@@ -62,10 +62,8 @@ static int form_page(ecert_req_t *q, const char *page, const char *error_key, in
 static int rate_ok(ecert_req_t *q, const char *form, int *allowed)
 {
     ecert_srv_conf *c = q->conf;
-    if (ec_form_rate(q->store, q->r->pool, form, q->r->useragent_ip,
-                     c->report_rate_max == ECERT_UNSET ? ECERT_DEF_REPORT_RATE : c->report_rate_max,
-                     c->report_rate_window == ECERT_UNSET ? ECERT_DEF_REPORT_WINDOW : c->report_rate_window,
-                     allowed) != APR_SUCCESS)
+    if (ec_form_rate(q->store, q->r->pool, form, q->r->useragent_ip, c->report_rate_max,
+                     c->report_rate_window, allowed) != APR_SUCCESS)
         return 0;
     return 1;
 }

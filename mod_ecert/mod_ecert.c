@@ -93,6 +93,18 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
+/* After the merge: what no directive set takes its default, so the pages read plain values. */
+static void defaults(ecert_srv_conf *c)
+{
+    if (c->sessions == ECERT_UNSET) c->sessions = ECERT_DEF_SESSIONS;
+    if (c->session_idle == ECERT_UNSET) c->session_idle = ECERT_DEF_SESSION_IDLE;
+    if (c->login_max_failures == ECERT_UNSET) c->login_max_failures = ECERT_DEF_LOGIN_FAILURES;
+    if (c->login_rate_max == ECERT_UNSET) c->login_rate_max = ECERT_DEF_LOGIN_RATE;
+    if (c->login_rate_window == ECERT_UNSET) c->login_rate_window = ECERT_DEF_LOGIN_WINDOW;
+    if (c->report_rate_max == ECERT_UNSET) c->report_rate_max = ECERT_DEF_REPORT_RATE;
+    if (c->report_rate_window == ECERT_UNSET) c->report_rate_window = ECERT_DEF_REPORT_WINDOW;
+}
+
 static ecert_srv_conf *srv_conf(cmd_parms *cmd)
 {
     return ap_get_module_config(cmd->server->module_config, &ecert_module);
@@ -349,6 +361,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
+        defaults(c);
         ec_crl_conf_finish(c->crl);
         ec_mail_finish(c->mail);
         ec_dcv_conf_finish(c->dcv, pconf);

@@ -18,10 +18,17 @@
 #include "ec_dcv_conf.h"
 #include "ec_dcv_job.h"
 
+/* A number no directive set; post_config replaces it by its default (mod_ecert.c defaults()). */
 #define ECERT_UNSET -1
+/* The defaults, in one place. */
+#define ECERT_DEF_SESSIONS        4      /* PKCS#11 sessions per child (ECertSessions) */
+#define ECERT_DEF_SESSION_IDLE    900    /* seconds (ECertSessionIdle) */
+#define ECERT_DEF_LOGIN_FAILURES  5      /* before the envelope locks (ECertLoginMaxFailures) */
+#define ECERT_DEF_LOGIN_RATE      30     /* login attempts per client address ... */
+#define ECERT_DEF_LOGIN_WINDOW    600    /* ... and window in seconds (ECertLoginRateLimit) */
 /* Public report forms: submissions per client address and window (ECertReportRateLimit). */
-#define ECERT_DEF_REPORT_RATE   10
-#define ECERT_DEF_REPORT_WINDOW 3600
+#define ECERT_DEF_REPORT_RATE     10
+#define ECERT_DEF_REPORT_WINDOW   3600
 
 typedef struct {
     const char *role;           /* ssl | ev */
