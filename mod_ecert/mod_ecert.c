@@ -72,7 +72,6 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     PICK(pin_spec);
     PICKN(sessions);
     PICK(publish_dir);
-    PICK(root_file);
     c->issuers = add->issuers->nelts ? add->issuers : base->issuers;
     PICK(templates);
     PICK(cross_file);
@@ -257,7 +256,6 @@ static const command_rec ecert_cmds[] = {
                   "PKCS#11 sessions per httpd child (default 4)"),
     AP_INIT_TAKE1("ECertPublishDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, publish_dir), RSRC_CONF,
                   "directory of the published CA certificates (root/) and CRLs (crl/)"),
-    AP_INIT_TAKE1("ECertRoot", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, root_file), RSRC_CONF, "the root CA certificate file"),
     AP_INIT_TAKE3("ECertIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuing CA: ssl|ev, its certificate file, its key's pkcs11: URI"),
     PROFILE_DIRECTIVE("ECertValidityDays",

@@ -46,7 +46,6 @@ typedef struct {
     char *pin;                  /* read in the parent at post_config; never logged */
     int sessions;
     const char *publish_dir;
-    const char *root_file;
     apr_array_header_t *issuers;   /* ecert_issuer_t */
     const char *templates;
     ec_p11 *p11;                /* per child */
