@@ -51,12 +51,16 @@ $(CORE_LIB): $(CORE_OBJ)
 
 # apxs compiles the glue with httpd's flags and links the core archive in. The .so is
 # replaced by rename (new inode): a running httpd keeps its mapping of the old file.
-$(B)/mod_%.so: $(CORE_LIB) $(CORE_HDR) $(wildcard mod_*/*.c mod_*/*.h)
+# glue/: httpd glue every module shares (the log bridge), compiled into each module's build.
+GLUE_SRC  := $(wildcard glue/*.c glue/*.h)
+
+$(B)/mod_%.so: $(CORE_LIB) $(CORE_HDR) $(GLUE_SRC) $(wildcard mod_*/*.c mod_*/*.h)
 	@mkdir -p $(B)/apxs-$*
 	cp mod_$*/*.c mod_$*/*.h $(B)/apxs-$*/ 2>/dev/null || cp mod_$*/*.c $(B)/apxs-$*/
+	cp $(GLUE_SRC) $(B)/apxs-$*/
 	cd $(B)/apxs-$* && $(APXS) -c -o mod_$*.la \
 	    -Wc,"$(WARN) -std=gnu11 -I$(CURDIR)/core $(PKG_CFLAGS)" \
-	    $(notdir $(wildcard mod_$*/*.c)) $(CURDIR)/$(CORE_LIB) $(PKG_LIBS) >build.log 2>&1 \
+	    $(notdir $(wildcard mod_$*/*.c glue/*.c)) $(CURDIR)/$(CORE_LIB) $(PKG_LIBS) >build.log 2>&1 \
 	    || { cat build.log; exit 1; }
 	cp $(B)/apxs-$*/.libs/mod_$*.so $@.tmp && mv -f $@.tmp $@
 

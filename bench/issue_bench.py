@@ -140,7 +140,8 @@ def main():
             return "%-34s p50 %7.1f ms   p99 %7.1f ms   mean %7.1f ms   %7.1f issuances/s" % (
                 name, 1000 * pct(xs, 50), 1000 * pct(xs, 99), 1000 * statistics.mean(xs), len(xs) / sum(xs))
         print()
-        print("issuance benchmark: %d issuances each, sequential, one client, 127.0.0.1" % n)
+        print("issuance benchmark: %d issuances (%d with CT, %d without) and %d by the reference, sequential, "
+              "one client, 127.0.0.1" % (len(web) + len(plain), len(web), len(plain), len(ref)))
         print(line("mod_ecert, CT (3 local logs)", web))
         if plain:
             print(line("mod_ecert, no CT", plain))

@@ -10,6 +10,7 @@
 #include "ec_profile.h"
 #include "ec_notice.h"
 #include "ec_dcv_conf.h"
+#include "ec_conf_file.h"
 
 typedef struct {
     const char *path;
@@ -19,11 +20,8 @@ typedef struct {
     apr_array_header_t *lines;     /* every directive line: ctl_line_t */
 } ctl_conf_t;
 
-typedef struct {
-    const char *name;
-    int argc;
-    char **argv;                   /* the arguments after the name */
-} ctl_line_t;
+/* One directive line, split as httpd splits it. */
+typedef ec_conf_line_t ctl_line_t;
 
 typedef struct {
     apr_pool_t *pool;

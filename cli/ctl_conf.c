@@ -1,3 +1,4 @@
+/* ecertctl's reading of httpd's configuration: the directives it shares with the modules. */
 #include <stdio.h>
 #include <string.h>
 #include <apr_strings.h>
@@ -10,45 +11,10 @@
 #include "ec_dcv_conf.h"
 #include "ec_resolver.h"
 
-/* httpd argument syntax: words, "double" or 'single' quoted, backslash escapes. */
-static int split_args(apr_pool_t *p, char *line, char **argv, int max)
-{
-    int n = 0;
-    char *s = line;
-
-    while (*s && n < max) {
-        char *out, *start;
-        while (apr_isspace(*s))
-            s++;
-        if (!*s || *s == '#')
-            break;
-        start = out = s;
-        if (*s == '"' || *s == '\'') {
-            char q = *s++;
-            start = out = s;
-            while (*s && *s != q) {
-                if (*s == '\\' && s[1])
-                    s++;
-                *out++ = *s++;
-            }
-            if (*s)
-                s++;
-        }
-        else {
-            while (*s && !apr_isspace(*s))
-                *out++ = *s++;
-        }
-        if (*s)
-            s++;
-        *out = 0;
-        argv[n++] = apr_pstrdup(p, start);
-    }
-    return n;
-}
-
 apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, const char **err)
 {
-    char *data, *line, *save;
+    apr_array_header_t *all;
+    char *data;
     size_t len;
     apr_status_t rv;
 
@@ -60,27 +26,22 @@ apr_status_t ctl_conf_read(apr_pool_t *p, const char *path, ctl_conf_t *conf, co
         *err = apr_psprintf(p, "cannot read %s", path);
         return rv;
     }
-    for (line = apr_strtok(data, "\n", &save); line; line = apr_strtok(NULL, "\n", &save)) {
-        char *argv[8];
-        int n = split_args(p, line, argv, 8);
-        if (n < 2)
+    all = ec_conf_file_parse(p, data);
+    for (int i = 0; i < all->nelts; i++) {
+        ctl_line_t *l = &APR_ARRAY_IDX(all, i, ctl_line_t);
+        if (l->argc < 1)
             continue;
-        {
-            ctl_line_t *l = apr_array_push(conf->lines);
-            l->name = argv[0];
-            l->argc = n - 1;
-            l->argv = apr_pmemdup(p, argv + 1, sizeof(char *) * (size_t)(n - 1));
-        }
-        if (!strcasecmp(argv[0], "DBDriver"))
-            conf->db_driver = argv[1];
-        else if (!strcasecmp(argv[0], "DBDParams"))
-            conf->db_params = argv[1];
-        else if (!strcasecmp(argv[0], "ECertPKCS11Module"))
-            conf->p11_module = argv[1];
-        else if (!strcasecmp(argv[0], "ECertTokenPIN"))
-            conf->token_pin = argv[1];
-        else if (!strcasecmp(argv[0], "ECertPublishDir"))
-            conf->publish_dir = argv[1];
+        *(ctl_line_t *)apr_array_push(conf->lines) = *l;
+        if (!strcasecmp(l->name, "DBDriver"))
+            conf->db_driver = l->argv[0];
+        else if (!strcasecmp(l->name, "DBDParams"))
+            conf->db_params = l->argv[0];
+        else if (!strcasecmp(l->name, "ECertPKCS11Module"))
+            conf->p11_module = l->argv[0];
+        else if (!strcasecmp(l->name, "ECertTokenPIN"))
+            conf->token_pin = l->argv[0];
+        else if (!strcasecmp(l->name, "ECertPublishDir"))
+            conf->publish_dir = l->argv[0];
     }
     return APR_SUCCESS;
 }

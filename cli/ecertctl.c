@@ -62,9 +62,16 @@ void ctl_fail(const char *fmt, ...)
     exit(ctl_finish(1));
 }
 
-static void log_stderr(void *baton, ec_log_level_t level, const char *tag, const char *msg)
+static void log_stderr(void *baton, ec_log_level_t level, apr_status_t rv, void *req, const char *tag,
+                       const char *msg)
 {
-    if (level <= EC_LOG_WARN || getenv("ECERTCTL_DEBUG"))
+    char why[120];
+
+    if (level > EC_LOG_WARN && !getenv("ECERTCTL_DEBUG"))
+        return;
+    if (rv != APR_SUCCESS)
+        fprintf(stderr, "ecertctl: [%s] %s (%s)\n", tag, msg, apr_strerror(rv, why, sizeof(why)));
+    else
         fprintf(stderr, "ecertctl: [%s] %s\n", tag, msg);
 }
 

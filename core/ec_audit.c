@@ -66,7 +66,7 @@ done:
             rv = end;
     }
     if (rv != APR_SUCCESS)
-        ec_log(EC_LOG_ERR, "ECA0001", "audit event %s could not be written", event);
+        ec_log_rv(EC_LOG_ERR, rv, "ECA0001", "audit event %s could not be written", event);
     return rv;
 }
 

@@ -88,7 +88,7 @@ static apr_status_t replace_file(apr_pool_t *p, const char *dir, const char *nam
                        APR_FOPEN_BUFFERED, APR_FPROT_UREAD | APR_FPROT_UWRITE | APR_FPROT_GREAD |
                        APR_FPROT_WREAD, p);
     if (rv != APR_SUCCESS) {
-        ec_log(EC_LOG_ERR, "ECR0020", "cannot write CRLs into %s (it must exist and be writable by "
+        ec_log_rv(EC_LOG_ERR, rv, "ECR0020", "cannot write CRLs into %s (it must exist and be writable by "
                "httpd's user)", dir);
         return rv;
     }

@@ -223,7 +223,7 @@ apr_status_t ec_dcv_work(ec_store_t *s, apr_pool_t *p, const ec_dcv_env_t *env, 
         ec_log(EC_LOG_WARN, "ECD0002", "the %s check of application %s was taken over by another node "
                "(this one was silent for " STALE_S " s)", cols[1], cols[0]);
     else if (rv != APR_SUCCESS)
-        ec_log(EC_LOG_ERR, "ECD0001", "the %s check of application %s stopped: %s", cols[1], cols[0],
+        ec_log_rv(EC_LOG_ERR, rv, "ECD0001", "the %s check of application %s stopped: %s", cols[1], cols[0],
                rv == APR_EINVAL ? "that method does not apply to it" : "database");
     ec_store_exec(s, p, "dcv_job_done", NULL, EC_ARGS(cols[0], owner));
     return rv == APR_EINVAL || rv == APR_EAGAIN ? APR_SUCCESS : rv;

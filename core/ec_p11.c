@@ -358,11 +358,6 @@ apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p
     return APR_SUCCESS;
 }
 
-const char *ec_p11_key_uri(const ec_p11_key *key)
-{
-    return key->uri;
-}
-
 /* Object handles are valid across the application's sessions: look up once, cache. */
 static CK_RV find_key(ec_p11 *p11, CK_SESSION_HANDLE h, ec_p11_key *k, CK_OBJECT_HANDLE *out)
 {

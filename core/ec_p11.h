@@ -42,7 +42,6 @@ int ec_p11_available(ec_p11 *p11);
 
 /* Finds the private key named by uri (type=private implied). */
 apr_status_t ec_p11_key_get(ec_p11 *p11, apr_pool_t *pool, const char *uri, ec_p11_key **key);
-const char *ec_p11_key_uri(const ec_p11_key *key);
 
 /* sha256WithRSAEncryption (CKM_SHA256_RSA_PKCS) over data. sig must hold EC_P11_SIGMAX. */
 apr_status_t ec_p11_sign(ec_p11 *p11, ec_p11_key *key, const uint8_t *data, size_t len,

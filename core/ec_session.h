@@ -1,6 +1,7 @@
 /* Subscriber web sessions (R-1), kept in the database so any httpd node serves the
  * next step. The cookie carries 32 random octets; the table holds only their SHA-256.
- * Every session has its CSRF token; a login replaces the session with a new one. */
+ * Every session has its CSRF token; a login replaces the session with a new one. The pages
+ * make sessions only at login: the anonymous forms keep nothing here (ec_csrf.h). */
 #ifndef EC_SESSION_H
 #define EC_SESSION_H
 

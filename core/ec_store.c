@@ -22,12 +22,12 @@ apr_status_t ec_store_open(ec_store_t **out, apr_pool_t *pool, const char *drive
 
     apr_dbd_init(pool);
     if ((rv = apr_dbd_get_driver(pool, driver, &s->driver)) != APR_SUCCESS) {
-        ec_log(EC_LOG_ERR, "ECS0001", "no apr_dbd driver '%s' (install libaprutil1-dbd-%s)",
+        ec_log_rv(EC_LOG_ERR, rv, "ECS0001", "no apr_dbd driver '%s' (install libaprutil1-dbd-%s)",
                driver, driver);
         return rv;
     }
     if ((rv = apr_dbd_open_ex(s->driver, pool, params, &s->handle, &err)) != APR_SUCCESS) {
-        ec_log(EC_LOG_ERR, "ECS0002", "cannot connect to the database: %s", err ? err : "unknown");
+        ec_log_rv(EC_LOG_ERR, rv, "ECS0002", "cannot connect to the database: %s", err ? err : "unknown");
         return rv;
     }
     s->pool = pool;
@@ -86,11 +86,11 @@ static apr_status_t failed(ec_store_t *s, const char *tag, const char *label, in
 {
     s->failed = 1;
     if (LOST_TO_CONCURRENT(rv)) {
-        ec_log(EC_LOG_WARN, "ECS0009", "%s lost to a concurrent transaction (%s): rolled back",
+        ec_log_rv(EC_LOG_WARN, APR_EAGAIN, "ECS0009", "%s lost to a concurrent transaction (%s): rolled back",
                label, ec_store_error(s, rv));
         return APR_EAGAIN;
     }
-    ec_log(EC_LOG_ERR, tag, "%s: %s", label, ec_store_error(s, rv));
+    ec_log_rv(EC_LOG_ERR, APR_EGENERAL, tag, "%s: %s", label, ec_store_error(s, rv));
     return APR_EGENERAL;
 }
 

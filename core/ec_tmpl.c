@@ -26,7 +26,7 @@ struct ec_tmpl_vars {
 
 struct ec_tmpl {
     apr_pool_t *pool;
-    const char *dir, *lang;
+    const char *dir;
     const char *sub, *ext;      /* "/templates/" ".html", or "/templates/mail/" ".txt" */
     int text;                   /* plain text: nothing is escaped */
     apr_hash_t *msgs;           /* key -> text */
@@ -333,7 +333,6 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const
     }
     t->pool = p;
     t->dir = dir;
-    t->lang = apr_pstrdup(p, lang);
     t->sub = "/templates/";
     t->ext = ".html";
     t->msgs = apr_hash_make(p);
@@ -378,7 +377,6 @@ apr_status_t ec_tmpl_open_text(ec_tmpl_t **out, apr_pool_t *p, const char *dir, 
     }
     t->pool = p;
     t->dir = dir;
-    t->lang = "";
     t->sub = "/templates/mail/";
     t->ext = ".txt";
     t->text = 1;
@@ -386,11 +384,6 @@ apr_status_t ec_tmpl_open_text(ec_tmpl_t **out, apr_pool_t *p, const char *dir, 
     t->files = apr_hash_make(p);
     *out = t;
     return APR_SUCCESS;
-}
-
-const char *ec_tmpl_lang(const ec_tmpl_t *t)
-{
-    return t->lang;
 }
 
 int ec_tmpl_has_msg(ec_tmpl_t *t, const char *key)

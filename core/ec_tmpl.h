@@ -37,7 +37,6 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **t, apr_pool_t *p, const char *dir, const c
 /* The mail templates <dir>/templates/mail/<name>.txt: plain text, nothing escaped (a mail
  * is text/plain; its headers are checked where it is composed), no catalogue. */
 apr_status_t ec_tmpl_open_text(ec_tmpl_t **t, apr_pool_t *p, const char *dir, const char **err);
-const char *ec_tmpl_lang(const ec_tmpl_t *t);
 /* A catalogue message rendered with v (HTML); the key itself when it is missing. */
 const char *ec_tmpl_msg(ec_tmpl_t *t, const char *key, ec_tmpl_vars *v);
 int ec_tmpl_has_msg(ec_tmpl_t *t, const char *key);

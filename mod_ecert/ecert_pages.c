@@ -178,23 +178,14 @@ static int asset(ecert_req_t *q)
 
 /* ------------------------------------------------------------ login (C.2) */
 
-int ecert_new_anonymous_session(ecert_req_t *q)
-{
-    if (ec_session_create(q->store, q->r->pool, NULL, "flow", q->r->useragent_ip, q->lang, &q->session)
-        != APR_SUCCESS)
-        return ecert_unavailable(q, "error.unavailable");
-    ecert_set_session_cookie(q, q->session->cookie, -1);
-    return OK;
-}
-
 int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
 {
     ecert_srv_conf *c = q->conf;
     ec_login_policy_t pol;
 
-    pol.max_failures = c->login_max_failures == ECERT_UNSET ? 5 : c->login_max_failures;
-    pol.rate_max = c->login_rate_max == ECERT_UNSET ? 30 : c->login_rate_max;
-    pol.rate_window = c->login_rate_window == ECERT_UNSET ? 600 : c->login_rate_window;
+    pol.max_failures = c->login_max_failures;
+    pol.rate_max = c->login_rate_max;
+    pol.rate_window = c->login_rate_window;
     pol.dummy_hash = c->dummy_hash;
     if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
                  ecert_field(q, "pin"), q->r->useragent_ip, a, result) != APR_SUCCESS)
@@ -202,13 +193,12 @@ int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
     return OK;
 }
 
-/* A new session id at login: the anonymous one is gone (no fixation). */
+/* A new session id at every login, whatever cookie came with it (no fixation). */
 int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose)
 {
-    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
-
-    ec_session_destroy(q->store, q->r->pool, q->session->cookie);
-    ec_session_expire(q->store, q->r->pool, idle);
+    if (q->session)
+        ec_session_destroy(q->store, q->r->pool, q->session->cookie);
+    ec_session_expire(q->store, q->r->pool, q->conf->session_idle);
     if (ec_session_create(q->store, q->r->pool, a->id, purpose, q->r->useragent_ip, q->lang, &q->session)
         != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
@@ -225,10 +215,8 @@ ec_notice_ctx_t ecert_notices(ecert_req_t *q)
 int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status)
 {
     int rc;
-    if (!q->session || q->session->app_id) {
-        if ((rc = ecert_new_anonymous_session(q)) != OK)
-            return rc;
-    }
+    if ((rc = ecert_anon_form(q)) != OK)
+        return rc;
     if (error_key)
         ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
     return ecert_render(q, page, status);
@@ -247,10 +235,8 @@ int ecert_do_login(ecert_req_t *q, const char *page, const char *purpose, const 
 
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
-    if (!ecert_csrf_ok(q) || q->session->app_id) {
-        q->session = NULL;
+    if (!ecert_anon_csrf_ok(q))
         return ecert_login_page(q, page, "error.csrf", HTTP_FORBIDDEN);
-    }
     ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
     ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
     if ((rc = ecert_check_login(q, &a, &result)) != OK)
@@ -582,7 +568,6 @@ int ecert_pages(ecert_req_t *q)
     request_rec *r = q->r;
     const char *path = q->path;
     int get = r->method_number == M_GET, post = r->method_number == M_POST, rc;
-    int idle = q->conf->session_idle == ECERT_UNSET ? 900 : q->conf->session_idle;
     ec_app_t *a;
 
     if (!strncmp(path, "/assets/", 8))
@@ -593,7 +578,7 @@ int ecert_pages(ecert_req_t *q)
         return ecert_unavailable(q, "error.unavailable");
     if (!strcmp(path, "/search") || !strncmp(path, "/search/", 8))
         return search(q);
-    if (ec_session_load(q->store, r->pool, ecert_session_cookie(r), idle, &q->session) != APR_SUCCESS)
+    if (ec_session_load(q->store, r->pool, ecert_session_cookie(r), q->conf->session_idle, &q->session) != APR_SUCCESS)
         q->session = NULL;
     if (q->session && r->args && strstr(r->args, "lang=") && strcmp(q->session->lang, q->lang))
         ec_session_set_lang(q->store, r->pool, q->session, q->lang);

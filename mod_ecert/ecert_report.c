@@ -47,7 +47,7 @@ static int report_no_ok(const char *v, const char *prefix)
 static int form_page(ecert_req_t *q, const char *page, const char *error_key, int status)
 {
     int rc;
-    if (!q->session && (rc = ecert_new_anonymous_session(q)) != OK)
+    if ((rc = ecert_anon_form(q)) != OK)
         return rc;
     ec_tmpl_set(q->vars, "proof", q->conf->kc_proof ? q->conf->kc_proof : EC_KEYCOMP_PROOF_ZH);
     ec_tmpl_set(q->vars, "proof_en", EC_KEYCOMP_PROOF_EN);
@@ -62,10 +62,8 @@ static int form_page(ecert_req_t *q, const char *page, const char *error_key, in
 static int rate_ok(ecert_req_t *q, const char *form, int *allowed)
 {
     ecert_srv_conf *c = q->conf;
-    if (ec_form_rate(q->store, q->r->pool, form, q->r->useragent_ip,
-                     c->report_rate_max == ECERT_UNSET ? ECERT_DEF_REPORT_RATE : c->report_rate_max,
-                     c->report_rate_window == ECERT_UNSET ? ECERT_DEF_REPORT_WINDOW : c->report_rate_window,
-                     allowed) != APR_SUCCESS)
+    if (ec_form_rate(q->store, q->r->pool, form, q->r->useragent_ip, c->report_rate_max,
+                     c->report_rate_window, allowed) != APR_SUCCESS)
         return 0;
     return 1;
 }
@@ -99,7 +97,7 @@ static int keycomp_post(ecert_req_t *q)
 
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
-    if (!ecert_csrf_ok(q)) {
+    if (!ecert_anon_csrf_ok(q)) {
         ecert_wipe_form(q);
         return form_page(q, "keycomp", "error.csrf", HTTP_FORBIDDEN);
     }
@@ -172,7 +170,7 @@ static int report_post(ecert_req_t *q)
 
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
-    if (!ecert_csrf_ok(q))
+    if (!ecert_anon_csrf_ok(q))
         return form_page(q, "report", "error.csrf", HTTP_FORBIDDEN);
     /* What the reporter typed comes back in the form, escaped, when something is wrong. */
     ec_tmpl_set(q->vars, "form_contact", ecert_field(q, "contact"));

@@ -48,7 +48,7 @@ int ecert_store(ecert_req_t *q)
     return OK;
 }
 
-static int is_https(request_rec *r)
+int ecert_is_https(request_rec *r)
 {
     const char *scheme = ap_http_scheme(r);
     return scheme && !strcmp(scheme, "https");
@@ -238,7 +238,7 @@ void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age)
     request_rec *r = q->r;
     apr_table_add(r->err_headers_out, "Set-Cookie",
                   apr_psprintf(r->pool, "%s=%s; Path=%s/; HttpOnly; SameSite=Strict%s%s",
-                               SESSION_COOKIE, value, q->base, is_https(r) ? "; Secure" : "",
+                               SESSION_COOKIE, value, q->base, ecert_is_https(r) ? "; Secure" : "",
                                max_age == 0 ? "; Max-Age=0" : ""));
 }
 
@@ -265,7 +265,7 @@ const char *ecert_pick_lang(request_rec *r)
                     apr_table_add(r->err_headers_out, "Set-Cookie",
                                   apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=31536000; HttpOnly; "
                                                "SameSite=Lax%s", LANG_COOKIE, lang,
-                                               is_https(r) ? "; Secure" : ""));
+                                               ecert_is_https(r) ? "; Secure" : ""));
                     return lang;
                 }
             }

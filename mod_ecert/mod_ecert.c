@@ -11,6 +11,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ecert.h"
+#include "ec_glue_log.h"
 #include "ec_conf.h"
 #include "ec_log.h"
 #include "ec_util.h"
@@ -33,22 +34,15 @@
 #include "ec_dcv_email.h"
 #include "ec_dcv_job.h"
 #include "ec_mpic.h"
-
-static server_rec *log_server;
+#include "ec_csrf.h"
 
 /* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
-    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, NULL
+    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, NULL
 };
-
-/* Core log lines go to the main server's error log with the core's own tag. */
-static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
-{
-    ap_log_error(APLOG_MARK, (int)level, 0, log_server, "%s: %s", tag, msg);
-}
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
 {
@@ -79,7 +73,6 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     PICK(pin_spec);
     PICKN(sessions);
     PICK(publish_dir);
-    PICK(root_file);
     c->issuers = add->issuers->nelts ? add->issuers : base->issuers;
     PICK(templates);
     PICK(cross_file);
@@ -98,6 +91,18 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     c->mail = ec_mail_merge(p, base->mail, add->mail);
     c->dcv = ec_dcv_conf_merge(p, base->dcv, add->dcv);
     return c;
+}
+
+/* After the merge: what no directive set takes its default, so the pages read plain values. */
+static void defaults(ecert_srv_conf *c)
+{
+    if (c->sessions == ECERT_UNSET) c->sessions = ECERT_DEF_SESSIONS;
+    if (c->session_idle == ECERT_UNSET) c->session_idle = ECERT_DEF_SESSION_IDLE;
+    if (c->login_max_failures == ECERT_UNSET) c->login_max_failures = ECERT_DEF_LOGIN_FAILURES;
+    if (c->login_rate_max == ECERT_UNSET) c->login_rate_max = ECERT_DEF_LOGIN_RATE;
+    if (c->login_rate_window == ECERT_UNSET) c->login_rate_window = ECERT_DEF_LOGIN_WINDOW;
+    if (c->report_rate_max == ECERT_UNSET) c->report_rate_max = ECERT_DEF_REPORT_RATE;
+    if (c->report_rate_window == ECERT_UNSET) c->report_rate_window = ECERT_DEF_REPORT_WINDOW;
 }
 
 static ecert_srv_conf *srv_conf(cmd_parms *cmd)
@@ -144,6 +149,32 @@ static const char *set_rate(cmd_parms *cmd, void *d, const char *n, const char *
 {
     const char *err = set_int(cmd, &srv_conf(cmd)->login_rate_max, n, 1, 100000);
     return err ? err : set_int(cmd, &srv_conf(cmd)->login_rate_window, secs, 1, 86400);
+}
+
+/* The token is opened once per child for the whole server: in a <VirtualHost> its
+ * directives would be silently ignored, so they are refused there. */
+static const char *main_server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
+}
+
+static const char *set_token_module(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_path(cmd, d, arg);
+}
+
+static const char *set_token_pin(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_pin(cmd, d, arg);
+}
+
+static const char *set_token_sessions(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_sessions(cmd, d, arg);
 }
 
 /* Issuance settings: parsed by the core so that ecertctl reads the same lines. */
@@ -219,15 +250,14 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const c
     AP_INIT_TAKE_ARGV(name, set_profile, NULL, RSRC_CONF, help)
 
 static const command_rec ecert_cmds[] = {
-    AP_INIT_TAKE1("ECertPKCS11Module", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
+    AP_INIT_TAKE1("ECertPKCS11Module", set_token_module, (void *)APR_OFFSETOF(ecert_srv_conf, p11_module), RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
-    AP_INIT_TAKE1("ECertTokenPIN", set_pin, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertTokenPIN", set_token_pin, NULL, RSRC_CONF,
                   "keyring:NAME: the kernel keyring entry ecertctl activate puts the token PIN in"),
-    AP_INIT_TAKE1("ECertSessions", set_sessions, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("ECertSessions", set_token_sessions, NULL, RSRC_CONF,
                   "PKCS#11 sessions per httpd child (default 4)"),
     AP_INIT_TAKE1("ECertPublishDir", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, publish_dir), RSRC_CONF,
                   "directory of the published CA certificates (root/) and CRLs (crl/)"),
-    AP_INIT_TAKE1("ECertRoot", set_path, (void *)APR_OFFSETOF(ecert_srv_conf, root_file), RSRC_CONF, "the root CA certificate file"),
     AP_INIT_TAKE3("ECertIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuing CA: ssl|ev, its certificate file, its key's pkcs11: URI"),
     PROFILE_DIRECTIVE("ECertValidityDays",
@@ -352,8 +382,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 {
     ecert_srv_conf *mc = ap_get_module_config(s->module_config, &ecert_module);
 
-    log_server = s;
-    ec_log_set(log_to_httpd, NULL);
+    ec_glue_log_init(s, APLOG_MODULE_INDEX);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     if (read_token_pin(pconf, s, mc) != OK)
@@ -361,6 +390,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
         const char *err;
+        defaults(c);
         ec_crl_conf_finish(c->crl);
         ec_mail_finish(c->mail);
         ec_dcv_conf_finish(c->dcv, pconf);
@@ -424,7 +454,7 @@ static ec_p11 *child_token(apr_pool_t *pchild, server_rec *s, server_rec *upto, 
     }
     /* Sessions are opened here, after fork, never in the parent. */
     if (ec_p11_open(&p11, pchild, c->p11_module, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri,
-                    c->pin, c->sessions == ECERT_UNSET ? 4 : c->sessions) != APR_SUCCESS && c->pin)
+                    c->pin, c->sessions) != APR_SUCCESS && c->pin)
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, upto, "ECE0004: the HSM is not available to this child "
                      "yet: issuance waits, and the token is tried again on use");
     ec_p11_join(p11, s->process->pool);
@@ -461,7 +491,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     ecert_dcv_child_init(pchild, s);
 }
 
-static int ecert_handler(request_rec *r)
+static int pages_handler(request_rec *r)
 {
     ecert_req_t q;
     const char *err;
@@ -489,6 +519,16 @@ static int ecert_handler(request_rec *r)
     return ecert_pages(&q);
 }
 
+static int ecert_handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, pages_handler);
+}
+
+static int crl_handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, ecert_crl_handler);
+}
+
 static void ecert_hooks(apr_pool_t *p)
 {
     static const char *const before_dbd[] = { "mod_dbd.c", NULL };
@@ -496,7 +536,7 @@ static void ecert_hooks(apr_pool_t *p)
     ap_hook_post_config(ecert_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ecert_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ecert_handler, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(ecert_crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(crl_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ecert) = {

@@ -18,10 +18,17 @@
 #include "ec_dcv_conf.h"
 #include "ec_dcv_job.h"
 
+/* A number no directive set; post_config replaces it by its default (mod_ecert.c defaults()). */
 #define ECERT_UNSET -1
+/* The defaults, in one place. */
+#define ECERT_DEF_SESSIONS        4      /* PKCS#11 sessions per child (ECertSessions) */
+#define ECERT_DEF_SESSION_IDLE    900    /* seconds (ECertSessionIdle) */
+#define ECERT_DEF_LOGIN_FAILURES  5      /* before the envelope locks (ECertLoginMaxFailures) */
+#define ECERT_DEF_LOGIN_RATE      30     /* login attempts per client address ... */
+#define ECERT_DEF_LOGIN_WINDOW    600    /* ... and window in seconds (ECertLoginRateLimit) */
 /* Public report forms: submissions per client address and window (ECertReportRateLimit). */
-#define ECERT_DEF_REPORT_RATE   10
-#define ECERT_DEF_REPORT_WINDOW 3600
+#define ECERT_DEF_REPORT_RATE     10
+#define ECERT_DEF_REPORT_WINDOW   3600
 
 typedef struct {
     const char *role;           /* ssl | ev */
@@ -39,7 +46,6 @@ typedef struct {
     char *pin;                  /* read in the parent at post_config; never logged */
     int sessions;
     const char *publish_dir;
-    const char *root_file;
     apr_array_header_t *issuers;   /* ecert_issuer_t */
     const char *templates;
     ec_p11 *p11;                /* per child */
@@ -90,13 +96,22 @@ void ecert_wipe_form(ecert_req_t *q);
 const char *ecert_field(ecert_req_t *q, const char *name);
 /* A query parameter, decoded; NULL when absent or malformed. */
 const char *ecert_arg(request_rec *r, const char *name);
+/* The form's token is the logged-in session's. */
 int ecert_csrf_ok(ecert_req_t *q);
+int ecert_is_https(request_rec *r);
 void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age);
 int ecert_send(ecert_req_t *q, const char *type, const char *filename, const void *data, size_t len);
 const char *ecert_pick_lang(request_rec *r);
 const char *ecert_session_cookie(request_rec *r);
 const char *ecert_actor(ecert_req_t *q, const char *envelope_ref);
 int ecert_unavailable(ecert_req_t *q, const char *why);
+
+/* ecert_anon.c: the anonymous forms' CSRF token, which stores nothing per visitor */
+/* Sets the nonce cookie and the token the rendered form carries ({{form_csrf}}; {{csrf}} stays
+ * the session's, for the logout form of a logged-in visitor). */
+int ecert_anon_form(ecert_req_t *q);
+/* The form's token was made for this browser's nonce cookie, and not too long ago. */
+int ecert_anon_csrf_ok(ecert_req_t *q);
 
 /* ecert_worker.c: background work on one child per node, with a database connection */
 typedef struct ecert_worker ecert_worker_t;
@@ -128,8 +143,7 @@ void ecert_dcv_child_init(apr_pool_t *pchild, server_rec *s);
 /* ecert_pages.c: the pages, and what the other page files share */
 int ecert_pages(ecert_req_t *q);
 int ecert_message(ecert_req_t *q, const char *key, int status, int is_error);
-int ecert_new_anonymous_session(ecert_req_t *q);
-/* A page with the PIN envelope form ("login", "revoke_login"), in a fresh anonymous session. */
+/* A page with the PIN envelope form ("login", "revoke_login"), with an anonymous form token. */
 int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status);
 /* The PIN envelope fields of the form against the store (lockout, rate limit). */
 int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);

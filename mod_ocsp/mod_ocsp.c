@@ -13,6 +13,7 @@
 #include <apr_dbd.h>
 #include <mod_dbd.h>
 #include "mod_ocsp.h"
+#include "ec_glue_log.h"
 #include "ec_conf.h"
 #include "ec_token_pin.h"
 #include "ec_log.h"
@@ -27,12 +28,6 @@ static apr_thread_mutex_t *resolve_mutex;
 ocsp_srv_conf *ocsp_conf(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &ocsp_module);
-}
-
-/* Core log lines go to the main server's error log with the core's own tag. */
-static void log_to_httpd(void *baton, ec_log_level_t level, const char *tag, const char *msg)
-{
-    ap_log_error(APLOG_MARK, (int)level, 0, ocsp_g.s, "%s: %s", tag, msg);
 }
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
@@ -164,11 +159,38 @@ static const char *add_issuer(cmd_parms *cmd, void *d, const char *issuer, const
     return NULL;
 }
 
+/* The token is opened once per child for the whole server: in a <VirtualHost> its
+ * directives would be silently ignored, so they are refused there. */
+static const char *main_server_only(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
+}
+
+static const char *set_token_module(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_module(cmd, d, arg);
+}
+
+static const char *set_token_pin(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_pin(cmd, d, arg);
+}
+
+static const char *set_token_sessions(cmd_parms *cmd, void *d, const char *arg)
+{
+    const char *err = main_server_only(cmd);
+    return err ? err : set_sessions(cmd, d, arg);
+}
+
 static const command_rec ocsp_cmds[] = {
-    AP_INIT_TAKE1("OCSPPKCS11Module", set_module, NULL, RSRC_CONF,
+    AP_INIT_TAKE1("OCSPPKCS11Module", set_token_module, NULL, RSRC_CONF,
                   "path of the PKCS#11 module of the HSM (loaded through p11-kit)"),
-    AP_INIT_TAKE1("OCSPTokenPIN", set_pin, NULL, RSRC_CONF, "keyring:NAME: the kernel keyring entry ecertctl activate puts the token PIN in"),
-    AP_INIT_TAKE1("OCSPSessions", set_sessions, NULL, RSRC_CONF, "PKCS#11 sessions per child (default 4)"),
+    AP_INIT_TAKE1("OCSPTokenPIN", set_token_pin, NULL, RSRC_CONF,
+                  "keyring:NAME: the kernel keyring entry ecertctl activate puts the token PIN in"),
+    AP_INIT_TAKE1("OCSPSessions", set_token_sessions, NULL, RSRC_CONF, "PKCS#11 sessions per child (default 4)"),
     AP_INIT_TAKE3("OCSPIssuer", add_issuer, NULL, RSRC_CONF,
                   "issuer certificate file, responder certificate file, responder key pkcs11: URI"),
     AP_INIT_TAKE1("OCSPValidity", set_validity, NULL, RSRC_CONF,
@@ -298,7 +320,7 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
         return OK;
     ocsp_g.s = s;
     ocsp_g.issuers = apr_array_make(pconf, 4, sizeof(ocsp_issuer_conf *));
-    ec_log_set(log_to_httpd, NULL);
+    ec_glue_log_init(s, APLOG_MODULE_INDEX);
 
     for (server_rec *v = s; v; v = v->next) {
         ocsp_srv_conf *c = ocsp_conf(v);
@@ -375,6 +397,11 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     __atomic_store_n(&ocsp_g.child_ready, 1, __ATOMIC_RELEASE);
 }
 
+static int handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, ocsp_handler);
+}
+
 static void ocsp_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
@@ -387,7 +414,7 @@ static void ocsp_hooks(apr_pool_t *p)
     ap_hook_pre_translate_name(ocsp_pre_translate, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(ocsp_translate, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_map_to_storage(ocsp_map_to_storage, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_handler(ocsp_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 
 AP_DECLARE_MODULE(ocsp) = {

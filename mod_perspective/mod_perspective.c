@@ -28,6 +28,7 @@
 #include <apr_strings.h>
 #include <curl/curl.h>
 #include "ec_dcv_conf.h"
+#include "ec_glue_log.h"
 #include "ec_mpic_probe.h"
 #include "ec_mpic_wire.h"
 #include "ec_resolver.h"
@@ -175,6 +176,7 @@ static int nonces_create(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 
 static int post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
+    ec_glue_log_init(s, APLOG_MODULE_INDEX);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     /* A perspective never runs beside the CA: it would share the CA's host and network. */
@@ -325,7 +327,7 @@ static int handle_check(request_rec *r, persp_conf *c)
     return OK;
 }
 
-static int handler(request_rec *r)
+static int mpic_handler(request_rec *r)
 {
     persp_conf *c;
 
@@ -347,6 +349,11 @@ static int handler(request_rec *r)
         return HTTP_METHOD_NOT_ALLOWED;
     }
     return handle_check(r, c);
+}
+
+static int handler(request_rec *r)
+{
+    return ec_glue_log_handler(r, mpic_handler);
 }
 
 static void register_hooks(apr_pool_t *p)

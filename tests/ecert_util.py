@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
+# A session's token (64 hex digits) or an anonymous form's (8 of time and 64 of HMAC).
+CSRF_RE = re.compile(r'name="csrf" value="([0-9a-f]{64}(?:[0-9a-f]{8})?)"')
 
 
 def new_application(stack, server_name, cert_type="standard", government=True, extra=(),

@@ -8,6 +8,7 @@ import re
 import subprocess
 import tempfile
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -359,23 +360,102 @@ def test_session_cookie_rotated_and_flags(stack):
     env = new_application(stack, unique("sess"))
     sub = Subscriber(stack)
     r = sub.get("/login")
-    before = sub.cookie()
+    # the anonymous login form makes no session: only its CSRF nonce cookie, scoped and strict
+    assert sub.cookie() is None
     sc = r.headers["Set-Cookie"]
+    assert sc.startswith("ecert_form=") and "Path=/ecert/" in sc
     assert "HttpOnly" in sc and "SameSite=Strict" in sc and "Secure" not in sc   # plain HTTP here
-    assert re.fullmatch(r"[0-9a-f]{64}", before)
     r = sub.post("/login", {"server_name": env["server_name"], "reference": env["reference"],
                             "pin": env["pin"]}, allow_redirects=False)
     assert r.status_code == 303
     assert "HttpOnly" in r.headers["Set-Cookie"] and "SameSite=Strict" in r.headers["Set-Cookie"]
-    after = sub.cookie()
-    assert after != before
+    before = sub.cookie()
+    assert re.fullmatch(r"[0-9a-f]{64}", before)
     # the table holds only hashes of cookie values
-    assert stack.sql("SELECT COUNT(*) FROM session WHERE HEX(id_sha256) = UPPER(%s)", (after,))[0][0] == 0
-    # the pre-login session is gone: replaying it reaches nothing
+    assert stack.sql("SELECT COUNT(*) FROM session WHERE HEX(id_sha256) = UPPER(%s)", (before,))[0][0] == 0
+    # a login with a session cookie already there gives a new id; the old one reaches nothing
+    other = Subscriber(stack)
+    other.s.cookies.set("ecert_sid", before, domain=urllib.parse.urlsplit(stack.url("/")).hostname,
+                        path="/ecert/")
+    other.get("/revoke")                     # an anonymous form page: its token
+    r = other.post("/login", {"server_name": env["server_name"], "reference": env["reference"],
+                              "pin": env["pin"]}, allow_redirects=False)
+    assert r.status_code == 303
+    after = other.cookie()
+    assert after != before and re.fullmatch(r"[0-9a-f]{64}", after)
     old = requests.get(stack.url("/ecert/confirm"), cookies={"ecert_sid": before}, allow_redirects=False,
                        timeout=30)
     assert old.status_code == 303 and old.headers["Location"].endswith("/login")
-    assert sub.get("/confirm").status_code == 200
+    assert other.get("/confirm").status_code == 200
+
+
+def session_rows(stack):
+    return stack.sql("SELECT COUNT(*) FROM session")[0][0]
+
+
+def test_anonymous_pages_store_nothing(stack):
+    """A flood of anonymous form pages leaves the session table as it was."""
+    import threading
+    before = session_rows(stack)
+    stop = time.time() + 3
+    seen = []
+
+    def browse():
+        s = requests.Session()
+        while time.time() < stop:
+            for path in ("/login", "/", "/revoke", "/keycompromise", "/report"):
+                seen.append(s.get(stack.url("/ecert" + path), timeout=30).status_code)
+
+    threads = [threading.Thread(target=browse) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(seen) > 20 and set(seen) == {200}
+    assert session_rows(stack) == before
+
+
+def anon_token(stack, nonce, when):
+    """An anonymous form's token made as the server makes it, with the shared key."""
+    import hashlib
+    import hmac
+    key = stack.sql("SELECT secret FROM form_secret WHERE name = 'csrf'")[0][0]
+    t = "%08x" % int(when)
+    return t + hmac.new(bytes(key), ("ecert-form|%s|%s" % (nonce, t)).encode(), hashlib.sha256).hexdigest()
+
+
+def test_anonymous_form_tokens(stack):
+    """The login form's token is bound to this browser's nonce cookie and to a bounded time:
+    missing, forged, expired or another browser's, the POST is refused and changes nothing."""
+    env = new_application(stack, unique("anon"))
+    a, b = Subscriber(stack), Subscriber(stack)
+    a.get("/login")
+    b.get("/login")
+    nonce = a.s.cookies.get("ecert_form")
+    assert re.fullmatch(r"[0-9a-f]{64}", nonce) and nonce != b.s.cookies.get("ecert_form")
+    assert a.csrf == anon_token(stack, nonce, int(a.csrf[:8], 16))   # the token is what ec_csrf.h says
+    fields = {"server_name": env["server_name"], "reference": env["reference"], "pin": env["pin"]}
+    sessions = session_rows(stack)
+    attempts = stack.sql("SELECT COUNT(*) FROM login_attempt")[0][0]
+    for token in (None, "0" * 72, "0" * 64, b.csrf, anon_token(stack, nonce, time.time() - 3700),
+                  anon_token(stack, nonce, time.time() + 3600), anon_token(stack, "1" * 64, time.time())):
+        data = dict(fields)
+        if token is not None:
+            data["csrf"] = token
+        r = a.s.post(a.url("/login"), data=data, allow_redirects=False, timeout=30)
+        assert r.status_code == 403 and "not sent from this site" in page_error(r), token
+        assert 'name="server_name"' in r.text          # the form again, to start over
+    # no cookie at all, with a token that is right for some nonce
+    r = requests.post(stack.url("/ecert/login"), data=dict(fields, csrf=a.csrf), allow_redirects=False,
+                      timeout=30)
+    assert r.status_code == 403
+    assert session_rows(stack) == sessions
+    assert stack.sql("SELECT COUNT(*) FROM login_attempt")[0][0] == attempts
+    assert stack.sql("SELECT failed_logins FROM application WHERE id = %s", (env["id"],))[0][0] == 0
+    # a token made a while ago, still within its hour, passes; so does the right one
+    r = a.s.post(a.url("/login"), data=dict(fields, csrf=anon_token(stack, nonce, time.time() - 3000)),
+                 allow_redirects=False, timeout=30)
+    assert r.status_code == 303 and r.headers["Location"].endswith("/confirm")
 
 
 def test_idle_timeout(stack):

@@ -99,6 +99,11 @@ def test_both_modules_load(stack):
     ("ECertCRLShards 1", "ECertCRLShards takes Off or a number of partitions from 2 to 256"),
     ("ECertRootKey /tmp/root.key", "ECertRootKey: the key is named by a pkcs11: URI"),
     ("<VirtualHost 127.0.0.1:1>\nECertCRLValidity 1d\n</VirtualHost>", "cannot occur within <VirtualHost>"),
+    # the token is the whole server's
+] + [("<VirtualHost 127.0.0.1:1>\n%s\n</VirtualHost>" % d,
+      "%s cannot occur within <VirtualHost> section (the token is the whole server's)" % d.split()[0])
+     for d in ("ECertPKCS11Module /usr/lib/softhsm/libsofthsm2.so", "ECertTokenPIN env:PIN", "ECertSessions 2",
+               "OCSPPKCS11Module /usr/lib/softhsm/libsofthsm2.so", "OCSPTokenPIN env:PIN", "OCSPSessions 2")
 ])
 def test_bad_directive_value_is_a_clear_startup_error(stack, line, message):
     rc, out = apache_test(stack, line)

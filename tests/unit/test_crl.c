@@ -19,9 +19,9 @@
 #define MODULE "/usr/lib/softhsm/libsofthsm2.so"
 #define PIN "24681357"
 
-static void to_diag(void *baton, ec_log_level_t level, const char *tag, const char *msg)
+static void to_diag(void *baton, ec_log_level_t level, apr_status_t rv, void *req, const char *tag,
+                    const char *msg)
 {
-    (void)level; (void)baton;
     fprintf(stderr, "# %s: %s\n", tag, msg);
 }
 

@@ -17,9 +17,9 @@
 #define CHILDREN 16
 #define ROUNDS 25
 
-static void to_diag(void *baton, ec_log_level_t level, const char *tag, const char *msg)
+static void to_diag(void *baton, ec_log_level_t level, apr_status_t rv, void *req, const char *tag,
+                    const char *msg)
 {
-    (void)level; (void)baton;
     fprintf(stderr, "# %s: %s\n", tag, msg);
 }
 
