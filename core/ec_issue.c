@@ -236,7 +236,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
             refuse(s, p, a, actor, "issue.lint", ct.why);
             return APR_SUCCESS;
         }
-        if (rv == APR_EAGAIN) {
+        if (rv == APR_EAGAIN && ct.precert) {
             ec_log(EC_LOG_ERR, "ECI0006", "no certificate for application %s: %s; its precertificate %s is "
                    "revoked", a->id, ct.why, ec_hex(p, in.serial, 20));
             if (revoke_lone_precert(s, p, a, actor, res->issuer_id, &in, res->not_after, &ct, spki_hex, shard)

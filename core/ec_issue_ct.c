@@ -38,8 +38,9 @@ apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_
         out->why = apr_pstrcat(p, "precertificate: ", lint, NULL);
         return APR_EINVAL;
     }
-    if ((rv = ec_x509_sign(p11, is->key, p, pre_tbs, pre_len, &out->precert, &out->precert_len)) != APR_SUCCESS)
-        return rv;
+    /* Any token failure is APR_EGENERAL here: APR_EAGAIN means a signed precertificate. */
+    if (ec_x509_sign(p11, is->key, p, pre_tbs, pre_len, &out->precert, &out->precert_len) != APR_SUCCESS)
+        return APR_EGENERAL;
     if (!ec_x509_signed_by(out->precert, out->precert_len, is->spki, is->spki_len))
         return APR_EGENERAL;
 

@@ -22,6 +22,7 @@
 #include "ec_issue.h"
 #include "ec_login.h"
 #include "ec_pin.h"
+#include "ec_glue_token.h"
 #include "ec_token_pin.h"
 #include "ec_revoke.h"
 #include "ec_crl_job.h"
@@ -356,28 +357,6 @@ static int ecert_prepare_sql(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return OK;
 }
 
-/* Read in the parent while still privileged, at every (re)start: the children keep it in
- * memory only. Not activated is a state, not an error: the pages answer, nothing signs. */
-static int read_token_pin(apr_pool_t *pconf, server_rec *s, ecert_srv_conf *mc)
-{
-    const char *err;
-    apr_status_t rv;
-
-    if (!mc->pin_spec)
-        return OK;
-    rv = ec_token_pin_read(pconf, mc->pin_spec, &mc->pin, &err);
-    if (rv == APR_ENOENT) {
-        mc->pin = NULL;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECE0013: %s: issuance and CRL signing wait", err);
-        return OK;
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECE0002: %s", err);
-        return HTTP_INTERNAL_SERVER_ERROR;
-    }
-    return OK;
-}
-
 static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ecert_srv_conf *mc = ap_get_module_config(s->module_config, &ecert_module);
@@ -385,7 +364,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     ec_glue_log_init(s, APLOG_MODULE_INDEX);
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    if (read_token_pin(pconf, s, mc) != OK)
+    if (ec_glue_token_pin(pconf, s, mc->pin_spec, &mc->pin, "issuance and CRL signing wait") != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     for (server_rec *v = s; v; v = v->next) {
         ecert_srv_conf *c = ap_get_module_config(v->module_config, &ecert_module);
@@ -444,7 +423,7 @@ static const char *token_part(apr_pool_t *p, const char *uri)
 static ec_p11 *child_token(apr_pool_t *pchild, server_rec *s, server_rec *upto, ecert_srv_conf *c)
 {
     const char *token = token_part(pchild, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri);
-    ec_p11 *p11 = NULL;
+    ec_p11 *p11;
 
     for (server_rec *v = s; v != upto; v = v->next) {
         ecert_srv_conf *o = ap_get_module_config(v->module_config, &ecert_module);
@@ -452,12 +431,8 @@ static ec_p11 *child_token(apr_pool_t *pchild, server_rec *s, server_rec *upto, 
             !strcmp(token, token_part(pchild, APR_ARRAY_IDX(o->issuers, 0, ecert_issuer_t).key_uri)))
             return o->p11;
     }
-    /* Sessions are opened here, after fork, never in the parent. */
-    if (ec_p11_open(&p11, pchild, c->p11_module, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri,
-                    c->pin, c->sessions) != APR_SUCCESS && c->pin)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, upto, "ECE0004: the HSM is not available to this child "
-                     "yet: issuance waits, and the token is tried again on use");
-    ec_p11_join(p11, s->process->pool);
+    p11 = ec_glue_token_open(pchild, s, c->p11_module, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri,
+                             c->pin, c->sessions, "issuance waits");
     ap_log_error(APLOG_MARK, APLOG_INFO, 0, upto, "ECE0014: token handle opened (%s)", token);
     return p11;
 }

@@ -15,6 +15,7 @@
 #include "mod_ocsp.h"
 #include "ec_glue_log.h"
 #include "ec_conf.h"
+#include "ec_glue_token.h"
 #include "ec_token_pin.h"
 #include "ec_log.h"
 #include "ec_util.h"
@@ -312,8 +313,6 @@ static int ocsp_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
 static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ocsp_srv_conf *mc = ocsp_conf(s);
-    const char *err;
-    apr_status_t rv;
 
     memset(&ocsp_g, 0, sizeof(ocsp_g));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
@@ -353,18 +352,9 @@ static int ocsp_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
                      "ECO0008: OCSPPKCS11Module and OCSPTokenPIN belong in the main server");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
-    /* Read in the parent while still privileged, at every (re)start; the children keep it
-     * in memory only. Not activated, pre-signed answers are served and the rest is tryLater. */
-    rv = ec_token_pin_read(pconf, mc->pin_spec, &mc->pin, &err);
-    if (rv == APR_ENOENT) {
-        mc->pin = NULL;
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "ECO0007: %s: pre-signed answers are served, "
-                     "nothing new is signed", err);
-    }
-    else if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "ECO0009: %s", err);
+    if (ec_glue_token_pin(pconf, s, mc->pin_spec, &mc->pin, "pre-signed answers are served, nothing new is signed")
+        != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
-    }
     if (ocsp_replica_post_config(pconf, ptemp, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ocsp_watch_post_config(pconf, s);
@@ -382,12 +372,8 @@ static void ocsp_child_init(apr_pool_t *p, server_rec *s)
     ocsp_handler_child_init(p);
     ocsp_watch_child_init(p, s);
     first = APR_ARRAY_IDX(ocsp_g.issuers, 0, ocsp_issuer_conf *);
-    /* Sessions are opened here, after fork, never in the parent. */
-    if (ec_p11_open(&ocsp_g.p11, p, c->p11_module, first->key_uri, c->pin, c->sessions) != APR_SUCCESS &&
-        c->pin)
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "ECO0030: the HSM is not available to this child yet: "
-                     "pre-signed answers are served, and the token is tried again every few seconds");
-    ec_p11_join(ocsp_g.p11, s->process->pool);
+    ocsp_g.p11 = ec_glue_token_open(p, s, c->p11_module, first->key_uri, c->pin, c->sessions,
+                                    "pre-signed answers are served");
     for (int i = 0; i < ocsp_g.issuers->nelts; i++) {
         ocsp_issuer_conf *is = APR_ARRAY_IDX(ocsp_g.issuers, i, ocsp_issuer_conf *);
         is->core.signer.p11 = ocsp_g.p11;

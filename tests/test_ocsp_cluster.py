@@ -148,8 +148,7 @@ def test_token_missing_at_start_then_back(stack, ca):
     with open(conf, "w") as f:
         f.write("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n" % late)
     os.chmod(conf, 0o644)
-    expected = [stack.expect_log(pat) for pat in (r"ECO0030: the HSM is not available",
-                                                  r"ECE0004: the HSM is not available",
+    expected = [stack.expect_log(pat) for pat in (r"ECG0003: the HSM is not available",
                                                   r"ECP0007: no token matches")]
     serial = u.add_cert(stack, ca["ssl"])
     st, _ = u.wait_for(lambda: u.cert_status(stack, ca["ssl"], serial), "GOOD", 3)

@@ -26,7 +26,7 @@ def token_away(stack):
     stack.expect_log(r"ECI00\d\d")          # issuance refused: the token is not available
     # the CRL worker cannot sign meanwhile (a CRL due after the revocations of earlier tests)
     stack.expect_log(r"ECE0101|ECE0103|ECR0002")
-    stack.expect_log(r"ECE0004")            # a child started meanwhile finds no token
+    stack.expect_log(r"ECG0003")            # a child started meanwhile finds no token
 
     def take():
         os.makedirs(away)
