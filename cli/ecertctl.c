@@ -32,6 +32,8 @@ static void usage(void)
           "  report list [--all] | report show REPORT | report close REPORT --note TEXT\n"
           "      certificate problem and key-compromise reports, with BR 4.9.5's 24-hour clock\n"
           "  audit verify\n"
+          "  audit unfinished [--revoke SERIAL | --revoke-all-older-than MINUTES]\n"
+          "      signatures whose certificate was never stored (a crash before the commit); revoke them\n"
           "  crl issue [--ca ssl|ev|root] | crl list [--ca R] | crl show NUMBER [--ca R] [--out FILE]\n"
           "      CRLs and the ARL: issue now, list the archive, read one back\n"
           "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"

@@ -5,6 +5,7 @@
 #include "ec_audit.h"
 #include "ec_lint.h"
 #include "ec_log.h"
+#include "ec_signing.h"
 #include "ec_util.h"
 #include "ec_x509.h"
 
@@ -68,6 +69,21 @@ static int signature_verifies(const uint8_t *der, size_t len, const ec_issuer_t 
     return ok;
 }
 
+/* The application's row, locked; EC_ISSUE_STATE unless it waits for a certificate. */
+static apr_status_t lock_app(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_issue_result_t *res)
+{
+    const char *status;
+
+    if (ec_store_get1(s, p, "issue_lock_app", 1, &status, EC_ARGS(a->id)) != APR_SUCCESS)
+        return APR_EGENERAL;
+    if (strcmp(status, "approved") && strcmp(status, "confirmed")) {
+        res->status = EC_ISSUE_STATE;
+        res->message = apr_pstrcat(p, "the application is ", status, NULL);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
+
 apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
                       const char *pem, size_t pem_len, const char *actor, ec_issue_result_t *res)
 {
@@ -76,14 +92,16 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     ec_csr_policy_t pol = { (const int *)c->key_sizes->elts, c->key_sizes->nelts, c->weak, 0 };
     ec_profile_in_t in;
     ec_csr_t csr;
-    const char *cn_alabel, *count, *status, *lint, *spki_hex;
+    const char *cn_alabel, *count, *lint, *spki_hex;
     const uint8_t *tbs;
     size_t tbs_len;
     apr_array_header_t *names, *evidence;
     void **states;
     int n_checks;
+    const char *serial_hex;
+    ec_signing_t rec;
     apr_status_t rv;
-    int shard;
+    int shard, busy;
 
     memset(res, 0, sizeof(*res));
     if (!is || !is->key) {
@@ -135,18 +153,24 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
             return precheck_refused(s, p, a, actor, chk->name, why, detail, res);
     }
 
-    /* 4. Everything else under the application's row lock, so a double submission
-     * cannot issue twice. */
+    /* 4. The checks under the application's row lock, so a double submission cannot sign
+     * twice: the second sees the first's signing record. */
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         goto internal;
-    if (ec_store_get1(s, p, "issue_lock_app", 1, &status, EC_ARGS(a->id)) != APR_SUCCESS) {
+    if (lock_app(s, p, a, res) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        if (res->status == EC_ISSUE_STATE)
+            return APR_SUCCESS;
+        goto internal;
+    }
+    if (ec_signing_busy(s, p, a->id, &busy) != APR_SUCCESS) {
         ec_store_end(s, 1);
         goto internal;
     }
-    if (strcmp(status, "approved") && strcmp(status, "confirmed")) {
+    if (busy) {
         ec_store_end(s, 1);
         res->status = EC_ISSUE_STATE;
-        res->message = apr_pstrcat(p, "the application is ", status, NULL);
+        res->message = "a certificate is being signed for the application";
         return APR_SUCCESS;
     }
     evidence = apr_array_make(p, 8, sizeof(ec_issue_evidence_t));
@@ -166,7 +190,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         goto internal;
     }
 
-    /* 5. Build, lint, sign. */
+    /* 5. Build, lint. */
     memset(&in, 0, sizeof(in));
     in.app = a;
     in.issuer = is;
@@ -194,45 +218,80 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         refuse(s, p, a, actor, "issue.lint", lint);
         return APR_SUCCESS;
     }
+
+    /* 6. The signing record commits before the HSM signs (CPS 5.4): a crash from here on
+     * leaves it 'signing', never a signature nothing records. */
+    serial_hex = ec_hex(p, in.serial, 20);
+    rec.issuer_id = res->issuer_id;
+    rec.serial_hex = serial_hex;
+    rec.application_id = a->id;
+    rec.server_name = a->server_name;
+    rec.spki_hex = spki_hex;
+    rec.tbs = tbs;
+    rec.tbs_len = tbs_len;
+    rec.not_before = res->not_before;
+    rec.not_after = res->not_after;
+    rec.crl_shard = shard;
+    ec_signing_record(s, p, &rec);
+    if (ec_store_end(s, 0) != APR_SUCCESS)
+        goto internal;
     if (ec_x509_sign(ctx->p11, is->key, p, tbs, tbs_len, &res->der, &res->der_len) != APR_SUCCESS ||
         !signature_verifies(res->der, res->der_len, is)) {
-        ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s",
-               a->id);
-        ec_store_end(s, 1);
+        ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s (serial %s)",
+               a->id, serial_hex);
+        if (ec_signing_failed(s, p, res->issuer_id, serial_hex) != APR_SUCCESS)
+            ec_log(EC_LOG_ERR, "ECI0006", "signing record of serial %s could not be closed as failed: "
+                   "ecertctl audit unfinished lists it", serial_hex);
         goto internal;
     }
-    res->serial_hex = ec_hex(p, in.serial, 20);
+    ec_signing_test_signed(p, serial_hex, res->der, res->der_len);
 
-    /* 6. Store: certificate, its names, the application, OCSP work, audit. */
+    /* 7. Store, the application locked again: certificate, its names, the application, OCSP
+     * work, the record finished, audit. */
+    if (ec_store_begin(s, p) != APR_SUCCESS)
+        goto unstored;
+    if (lock_app(s, p, a, res) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto unstored;
+    }
     names = ec_profile_names(p, a);
     ec_store_exec(s, p, "issue_cert_insert", NULL,
-                  EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
+                  EC_ARGS(serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
                           ec_hex(p, res->der, res->der_len), ec_sqltime(p, res->not_before),
                           ec_sqltime(p, res->not_after), apr_itoa(p, shard)));
     for (int i = 0; i < names->nelts && !s->failed; i++)
         ec_store_exec(s, p, "issue_name_insert", NULL,
-                      EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));
+                      EC_ARGS(res->issuer_id, serial_hex, APR_ARRAY_IDX(names, i, const char *)));
     for (int i = 0; i < evidence->nelts && !s->failed; i++) {
         const ec_issue_evidence_t *e = &APR_ARRAY_IDX(evidence, i, ec_issue_evidence_t);
         ec_store_exec(s, p, "issue_evidence_insert", NULL,
-                      EC_ARGS(res->issuer_id, res->serial_hex, e->name, e->kind, e->ref_id));
+                      EC_ARGS(res->issuer_id, serial_hex, e->name, e->kind, e->ref_id));
     }
     if (!s->failed)
         ec_store_exec(s, p, "issue_app_issued", NULL, EC_ARGS(a->id));
     if (!s->failed)
-        ec_store_exec(s, p, "issue_ocsp_queue", NULL, EC_ARGS(res->issuer_id, res->serial_hex));
+        ec_store_exec(s, p, "issue_ocsp_queue", NULL, EC_ARGS(res->issuer_id, serial_hex));
+    if (!s->failed && ec_signing_finish(s, p, res->issuer_id, serial_hex) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto unstored;
+    }
     if (!s->failed)
         ec_audit(s, p, actor, "certificate.issue",
                  apr_psprintf(p, "application %s envelope %s issuer %s serial %s server %s type %s "
                               "names %d key %s valid %s to %s evidence %s", a->id, a->envelope_ref, is->cn,
-                              res->serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
+                              serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
                               ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after),
                               evidence_text(p, evidence)));
     if (ec_store_end(s, 0) != APR_SUCCESS)
-        goto internal;
+        goto unstored;
+    res->serial_hex = serial_hex;
     res->status = EC_ISSUE_OK;
     return APR_SUCCESS;
 
+unstored:
+    ec_log(EC_LOG_ERR, "ECI0005", "certificate serial %s of issuer %s for application %s was signed and not "
+           "stored: its signing record stays unfinished (ecertctl audit unfinished)", serial_hex,
+           res->issuer_id, a->id);
 internal:
     res->status = EC_ISSUE_INTERNAL;
     res->der = NULL;

@@ -32,6 +32,7 @@
 #include "ec_dcv_email.h"
 #include "ec_dcv_job.h"
 #include "ec_mpic.h"
+#include "ec_signing.h"
 
 static server_rec *log_server;
 
@@ -40,7 +41,7 @@ static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
-    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, NULL
+    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_signing_stmts, NULL
 };
 
 /* Core log lines go to the main server's error log with the core's own tag. */

@@ -1,0 +1,61 @@
+/* Signing records (CPS 5.4, sql/011): the to-be-signed certificate is committed before C_Sign,
+ * so every signature of an issuing CA is either a certificate row or a record still 'signing'
+ * that the operator resolves (ecertctl audit unfinished). */
+#ifndef EC_SIGNING_H
+#define EC_SIGNING_H
+
+#include <time.h>
+#include <apr_tables.h>
+#include "ec_store.h"
+
+extern const ec_stmt_t ec_signing_stmts[];
+
+/* A record younger than this keeps a second issuance for the same application from signing:
+ * the first is between its signature and its commit. */
+#define EC_SIGNING_BUSY_S 120
+
+typedef struct {
+    const char *issuer_id, *serial_hex, *application_id, *server_name, *spki_hex;
+    const uint8_t *tbs; size_t tbs_len;
+    time_t not_before, not_after;
+    int crl_shard;                   /* -1: none */
+} ec_signing_t;
+
+typedef struct {
+    const char *issuer_id, *issuer_cn, *serial_hex, *application_id, *server_name, *created_at;
+    long long age_s;
+} ec_signing_open_t;
+
+/* Inside the caller's transaction, which must commit before C_Sign. A serial already recorded
+ * or issued fails the insert (never drawn twice). */
+apr_status_t ec_signing_record(ec_store_t *s, apr_pool_t *p, const ec_signing_t *r);
+/* *busy: the application has a record younger than EC_SIGNING_BUSY_S still 'signing'. */
+apr_status_t ec_signing_busy(ec_store_t *s, apr_pool_t *p, const char *application_id, int *busy);
+/* Inside the certificate's transaction; APR_ENOENT when the record is no longer 'signing'
+ * (the operator resolved it meanwhile): the certificate must then not be stored. */
+apr_status_t ec_signing_finish(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex);
+/* Own transaction: C_Sign gave no valid signature, so the record accounts for nothing. */
+apr_status_t ec_signing_failed(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex);
+
+/* Records still 'signing' at least older_s seconds old (ec_signing_open_t), oldest first;
+ * serial_hex limits the list to that serial when not NULL. */
+apr_status_t ec_signing_unfinished(ec_store_t *s, apr_pool_t *p, long long older_s, const char *serial_hex,
+                                   apr_array_header_t **out);
+/* Own transaction: the record becomes 'revoked' and its serial a revoked certificate row (TBS in
+ * place of the certificate, no application), queued for OCSP and the next CRL; audited.
+ * APR_ENOENT when it is not 'signing' any more. */
+apr_status_t ec_signing_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
+                               time_t when, const char *actor);
+
+/* The watchdog: one warning per record 'signing' for at least older_s seconds; the count. */
+int ec_signing_warn(ec_store_t *s, apr_pool_t *p, long long older_s);
+
+#ifdef EC_TEST_CLOCK
+/* Test build: the certificate as the HSM signed it goes to $ECERT_TEST_SIGNING/SERIAL.der, then
+ * the issuance waits the seconds in $ECERT_TEST_SIGNING/pause before its commit. */
+void ec_signing_test_signed(apr_pool_t *p, const char *serial_hex, const uint8_t *der, size_t len);
+#else
+#define ec_signing_test_signed(p, serial_hex, der, len) ((void)0)
+#endif
+
+#endif
