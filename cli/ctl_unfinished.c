@@ -64,7 +64,8 @@ static void list(apr_array_header_t *open)
         const ec_signing_open_t *o = &APR_ARRAY_IDX(open, i, ec_signing_open_t);
         printf("%-42s %-8s %-11s %-10s %s / %s\n", o->serial_hex, o->issuer_id,
                *o->application_id ? o->application_id : "-",
-               apr_psprintf(open->pool, "%lldm%02llds", o->age_s / 60, o->age_s % 60), o->server_name,
+               apr_psprintf(open->pool, "%" APR_INT64_T_FMT "m%02ds", (apr_int64_t)(o->age_s / 60),
+                            (int)(o->age_s % 60)), o->server_name,
                o->issuer_cn);
     }
     printf("%d unfinished signing record(s): each a certificate the CA key may have signed and "

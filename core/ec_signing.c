@@ -84,7 +84,7 @@ apr_status_t ec_signing_unfinished(ec_store_t *s, apr_pool_t *p, long long older
     apr_dbd_row_t *row;
     const char *serial = serial_hex ? serial_hex : "";
     apr_status_t rv = ec_store_select(s, p, "signing_open", &res,
-                                      EC_ARGS(apr_psprintf(p, "%lld", older_s), serial, serial));
+                                      EC_ARGS(apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)older_s), serial, serial));
 
     *out = apr_array_make(p, 8, sizeof(ec_signing_open_t));
     if (rv != APR_SUCCESS)
