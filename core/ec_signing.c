@@ -31,6 +31,10 @@ const ec_stmt_t ec_signing_stmts[] = {
       "FORCE INDEX (signing_record_open) JOIN ca ON ca.id = r.issuer_id WHERE r.state = 'signing' "
       "AND r.created_at <= NOW(6) - INTERVAL %s SECOND AND (%s = '' OR r.serial_hex = %s) "
       "ORDER BY r.created_at LIMIT 10000" },
+    { "signing_watch", "SELECT r.issuer_id, ca.name, r.serial_hex, COALESCE(r.application_id, '-'), r.server_name, "
+      "r.created_at FROM signing_record r FORCE INDEX (signing_record_open) JOIN ca ON ca.id = r.issuer_id "
+      "WHERE r.state = 'signing' AND r.created_at <= NOW(6) - INTERVAL %s SECOND AND r.created_at > %s "
+      "ORDER BY r.created_at LIMIT 1000" },
     { "signing_lock", "SELECT state FROM signing_record WHERE issuer_id = %s AND serial_hex = %s FOR UPDATE" },
     /* The certificate row the CRL and OCSP read their status from. Its application stays
      * unnamed: the subscriber's pages never show a certificate the subscriber never had. */
@@ -135,20 +139,44 @@ apr_status_t ec_signing_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_
     return rv == APR_SUCCESS ? end : rv;
 }
 
-int ec_signing_warn(ec_store_t *s, apr_pool_t *p, long long older_s)
+int ec_signing_warn(ec_store_t *s, apr_pool_t *p, long long older_s, char mark[EC_SIGNING_MARK_LEN])
 {
-    apr_array_header_t *open;
+    apr_dbd_results_t *res;
+    apr_dbd_row_t *row;
+    int n = 0;
 
-    if (ec_signing_unfinished(s, p, older_s, NULL, &open) != APR_SUCCESS)
+    if (ec_store_select(s, p, "signing_watch", &res,
+                        EC_ARGS(apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)older_s),
+                                *mark ? mark : "1970-01-01 00:00:00")) != APR_SUCCESS)
         return 0;
-    for (int i = 0; i < open->nelts; i++) {
-        const ec_signing_open_t *o = &APR_ARRAY_IDX(open, i, ec_signing_open_t);
+    while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
+        const char *at = ec_store_col(s, row, 5);
         ec_log(EC_LOG_WARN, "ECI0020", "signed and not stored: serial %s of issuer %s (%s), application %s, "
-               "server %s, signing since %s UTC; resolve with ecertctl audit unfinished", o->serial_hex,
-               o->issuer_id, o->issuer_cn, *o->application_id ? o->application_id : "-", o->server_name,
-               o->created_at);
+               "server %s, signing since %s UTC; resolve with ecertctl audit unfinished", ec_store_col(s, row, 2),
+               ec_store_col(s, row, 0), ec_store_col(s, row, 1), ec_store_col(s, row, 3), ec_store_col(s, row, 4), at);
+        apr_cpystrn(mark, at, EC_SIGNING_MARK_LEN);
+        n++;
     }
-    return open->nelts;
+    return n;
+}
+
+long long ec_signing_warn_age(void)
+{
+#ifdef EC_TEST_CLOCK
+    const char *dir = getenv("ECERT_TEST_SIGNING");
+    char path[4096];
+    long long v = -1;
+    FILE *f;
+
+    if (dir && snprintf(path, sizeof(path), "%s/watch", dir) < (int)sizeof(path) && (f = fopen(path, "r"))) {
+        if (fscanf(f, "%lld", &v) != 1)
+            v = -1;
+        fclose(f);
+    }
+    if (v >= 0)
+        return v;
+#endif
+    return EC_SIGNING_WARN_S;
 }
 
 #ifdef EC_TEST_CLOCK

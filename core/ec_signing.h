@@ -47,8 +47,14 @@ apr_status_t ec_signing_unfinished(ec_store_t *s, apr_pool_t *p, long long older
 apr_status_t ec_signing_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                                time_t when, const char *actor);
 
-/* The watchdog: one warning per record 'signing' for at least older_s seconds; the count. */
-int ec_signing_warn(ec_store_t *s, apr_pool_t *p, long long older_s);
+/* The watchdog: one warning (ECI0020) per record 'signing' for at least older_s seconds and
+ * created after mark ("" at first), which then moves to the newest one warned; the count. */
+#define EC_SIGNING_MARK_LEN 32
+int ec_signing_warn(ec_store_t *s, apr_pool_t *p, long long older_s, char mark[EC_SIGNING_MARK_LEN]);
+/* How old an unfinished record is when the watchdog names it: EC_SIGNING_WARN_S, or in a test
+ * build the seconds in $ECERT_TEST_SIGNING/watch. */
+#define EC_SIGNING_WARN_S 600
+long long ec_signing_warn_age(void);
 
 #ifdef EC_TEST_CLOCK
 /* Test build: the certificate as the HSM signed it goes to $ECERT_TEST_SIGNING/SERIAL.der, then

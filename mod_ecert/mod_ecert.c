@@ -369,7 +369,8 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             }
         }
     }
-    if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK)
+    if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK ||
+        ecert_signing_post_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ecert_mail_post_config(pconf, s);
 }
@@ -402,6 +403,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     ecert_crl_child_init(pchild, s);
     ecert_mail_child_init(pchild, s);
     ecert_dcv_child_init(pchild, s);
+    ecert_signing_child_init(pchild, s);
 }
 
 static int ecert_handler(request_rec *r)

@@ -3,6 +3,8 @@ to-be-signed certificate is committed in signing_record before C_Sign, and a cra
 signature and the certificate's commit leaves that record 'signing', for `ecertctl audit
 unfinished` to list and revoke.
 
+The watchdog of mod_ecert names each unfinished record once in the error log (ECI0020).
+
 What the token signed is known independently of the store: the test build writes every
 certificate the HSM returned to $ECERT_TEST_SIGNING/SERIAL.der and then waits the seconds in
 $ECERT_TEST_SIGNING/pause before its commit, so MariaDB can be killed inside that window on
@@ -193,6 +195,17 @@ def test_crash_between_signature_and_commit_is_listed_and_revoked(stack, signed,
     assert listed.get(serial, (None, None))[1] == str(env["id"]), out
     tbs = stack.sql("SELECT HEX(tbs_der) FROM signing_record WHERE serial_hex = %s", (serial,))[0][0]
     assert bytes.fromhex(tbs) == x509.load_der_x509_certificate(der).tbs_certificate_bytes
+
+    # the watchdog names it in the error log, once, when it is old enough (here: 1 s)
+    stack.expect_log(r"ECI0020: signed and not stored: serial %s " % serial)
+    with open(os.path.join(signed.path, "watch"), "w") as f:
+        f.write("1\n")
+    os.chmod(os.path.join(signed.path, "watch"), 0o644)
+    warned = c.wait_for(lambda: [ln for ln in stack.error_log_lines() if "ECI0020" in ln and serial in ln], 40)
+    assert warned and "application %s" % env["id"] in warned[0], warned
+    time.sleep(12)
+    assert len([ln for ln in stack.error_log_lines() if "ECI0020" in ln and serial in ln]) == 1
+    os.unlink(os.path.join(signed.path, "watch"))
 
     # a record not yet old enough is left alone
     r = stack.ctl("audit", "unfinished", "--revoke-all-older-than", "60")
