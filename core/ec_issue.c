@@ -101,7 +101,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     const char *serial_hex;
     ec_signing_t rec;
     apr_status_t rv;
-    int shard, busy;
+    int shard;
 
     memset(res, 0, sizeof(*res));
     if (!is || !is->key) {
@@ -153,8 +153,9 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
             return precheck_refused(s, p, a, actor, chk->name, why, detail, res);
     }
 
-    /* 4. The checks under the application's row lock, so a double submission cannot sign
-     * twice: the second sees the first's signing record. */
+    /* 4. The checks under the application's row lock. The lock ends before C_Sign: a double
+     * submission may sign twice, and the second, finding the application issued, revokes its
+     * own certificate at once (never delivered). */
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         goto internal;
     if (lock_app(s, p, a, res) != APR_SUCCESS) {
@@ -162,16 +163,6 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         if (res->status == EC_ISSUE_STATE)
             return APR_SUCCESS;
         goto internal;
-    }
-    if (ec_signing_busy(s, p, a->id, &busy) != APR_SUCCESS) {
-        ec_store_end(s, 1);
-        goto internal;
-    }
-    if (busy) {
-        ec_store_end(s, 1);
-        res->status = EC_ISSUE_STATE;
-        res->message = "a certificate is being signed for the application";
-        return APR_SUCCESS;
     }
     evidence = apr_array_make(p, 8, sizeof(ec_issue_evidence_t));
     for (int i = 0; i < n_checks; i++) {
@@ -240,7 +231,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s (serial %s)",
                a->id, serial_hex);
         if (ec_signing_failed(s, p, res->issuer_id, serial_hex) != APR_SUCCESS)
-            ec_log(EC_LOG_ERR, "ECI0006", "signing record of serial %s could not be closed as failed: "
+            ec_log(EC_LOG_ERR, "ECI0011", "signing record of serial %s could not be closed as failed: "
                    "ecertctl audit unfinished lists it", serial_hex);
         goto internal;
     }
@@ -289,9 +280,21 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     return APR_SUCCESS;
 
 unstored:
-    ec_log(EC_LOG_ERR, "ECI0005", "certificate serial %s of issuer %s for application %s was signed and not "
-           "stored: its signing record stays unfinished (ecertctl audit unfinished)", serial_hex,
-           res->issuer_id, a->id);
+    /* Never delivered, so revoked at once while the database still answers; when it does not,
+     * the record stays 'signing' for the operator. A commit that did happen although it was
+     * reported failed left the record finished, and this changes nothing. */
+    if (ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor) == APR_SUCCESS)
+        ec_log(EC_LOG_WARN, "ECI0012", "certificate serial %s of issuer %s for application %s was signed and "
+               "not stored: revoked at once, never delivered", serial_hex, res->issuer_id, a->id);
+    else
+        ec_log(EC_LOG_ERR, "ECI0010", "certificate serial %s of issuer %s for application %s was signed and not "
+               "stored: its signing record stays unfinished (ecertctl audit unfinished)", serial_hex,
+               res->issuer_id, a->id);
+    /* Another submission issued the application meanwhile: its certificate is the one. */
+    if (res->status == EC_ISSUE_STATE) {
+        res->der = NULL;
+        return APR_SUCCESS;
+    }
 internal:
     res->status = EC_ISSUE_INTERNAL;
     res->der = NULL;

@@ -18,10 +18,6 @@ const ec_stmt_t ec_signing_stmts[] = {
     { "signing_insert", "INSERT INTO signing_record (issuer_id, serial_hex, application_id, server_name, "
       "spki_sha256, tbs_sha256, tbs_der, not_before, not_after, crl_shard) VALUES (%s, %s, %s, %s, "
       "UNHEX(%s), UNHEX(%s), UNHEX(%s), %s, %s, NULLIF(%s, '-1'))" },
-    /* A plain read: the caller's first consistent read comes after it locked the application
-     * row, so it sees a record another issuance committed before releasing that lock. */
-    { "signing_busy", "SELECT COUNT(*) FROM signing_record FORCE INDEX (signing_record_app) "
-      "WHERE application_id = %s AND state = 'signing' AND created_at > NOW(6) - INTERVAL %s SECOND" },
     { "signing_finish", "UPDATE signing_record SET state = 'finished', resolved_at = NOW(6) "
       "WHERE issuer_id = %s AND serial_hex = %s AND state = 'signing'" },
     { "signing_failed", "UPDATE signing_record SET state = 'failed', resolved_at = NOW(6) "
@@ -56,16 +52,6 @@ apr_status_t ec_signing_record(ec_store_t *s, apr_pool_t *p, const ec_signing_t 
                          EC_ARGS(r->issuer_id, r->serial_hex, r->application_id, r->server_name, r->spki_hex,
                                  ec_hex(p, h, 32), ec_hex(p, r->tbs, r->tbs_len), ec_sqltime(p, r->not_before),
                                  ec_sqltime(p, r->not_after), apr_itoa(p, r->crl_shard)));
-}
-
-apr_status_t ec_signing_busy(ec_store_t *s, apr_pool_t *p, const char *application_id, int *busy)
-{
-    const char *count;
-    apr_status_t rv = ec_store_get1(s, p, "signing_busy", 1, &count,
-                                    EC_ARGS(application_id, apr_itoa(p, EC_SIGNING_BUSY_S)));
-
-    *busy = rv == APR_SUCCESS && strcmp(count, "0");
-    return rv;
 }
 
 apr_status_t ec_signing_finish(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex)

@@ -10,10 +10,6 @@
 
 extern const ec_stmt_t ec_signing_stmts[];
 
-/* A record younger than this keeps a second issuance for the same application from signing:
- * the first is between its signature and its commit. */
-#define EC_SIGNING_BUSY_S 120
-
 typedef struct {
     const char *issuer_id, *serial_hex, *application_id, *server_name, *spki_hex;
     const uint8_t *tbs; size_t tbs_len;
@@ -29,8 +25,6 @@ typedef struct {
 /* Inside the caller's transaction, which must commit before C_Sign. A serial already recorded
  * or issued fails the insert (never drawn twice). */
 apr_status_t ec_signing_record(ec_store_t *s, apr_pool_t *p, const ec_signing_t *r);
-/* *busy: the application has a record younger than EC_SIGNING_BUSY_S still 'signing'. */
-apr_status_t ec_signing_busy(ec_store_t *s, apr_pool_t *p, const char *application_id, int *busy);
 /* Inside the certificate's transaction; APR_ENOENT when the record is no longer 'signing'
  * (the operator resolved it meanwhile): the certificate must then not be stored. */
 apr_status_t ec_signing_finish(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex);

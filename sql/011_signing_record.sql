@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS signing_record (
   resolved_at    DATETIME(6) NULL,
   PRIMARY KEY (issuer_id, serial_hex),
   KEY signing_record_open (state, created_at),
-  KEY signing_record_app (application_id, state, created_at),
+  KEY signing_record_app (application_id),
   CONSTRAINT signing_record_issuer FOREIGN KEY (issuer_id) REFERENCES ca(id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;
 

@@ -70,7 +70,7 @@ def signed(stack):
 
 def expect_database_outage(stack):
     for pat in (r"\[dbd:(error|crit)\]", r"ECS000[2-8]: ", r"ECO0050", r"\[ocsp:(error|crit)\].*DBD",
-                r"ECQ000[12]: ", r"ECE0104", r"ECE01\d\d: .*database", r"ECI0005: ", r"ECI0006: ",
+                r"ECQ000[12]: ", r"ECE0104", r"ECE01\d\d: .*database", r"ECI0010: ", r"ECI0011: ",
                 r"ECE\d{4}: .*(database|could not be issued|stored)", r"\[(ecert|ocsp):error\]"):
         stack.expect_log(pat)
 
@@ -156,6 +156,39 @@ def test_normal_issuance_finishes_its_record(stack, signed):
     assert signed.der(serial) == cert.public_bytes(Encoding.DER)
     listed, out = unfinished(stack)
     assert serial not in listed and not listed, out
+
+
+def test_double_submission_revokes_the_second_signature(stack, signed):
+    """The application's lock no longer spans C_Sign: a second submission meanwhile signs too,
+    finds the application issued, and revokes its own certificate at once."""
+    stack.expect_log(r"ECI0012: ")
+    env = e.new_application(stack, "signing-twice.example.com")
+    key = e.rsa_key()
+    second = e.Subscriber(stack)
+    r = second.login(env)
+    assert "/confirm" in r.url
+    before = signed.serials()
+    signed.pause(3)
+    result = {}
+    t = threading.Thread(target=lambda: result.setdefault("pem", try_issue(stack, env, key)))
+    t.start()
+    try:
+        assert c.wait_for(lambda: signed.serials() - before, 60), "the HSM signed nothing within 60 s"
+        r = second.submit_csr(e.make_csr(e.rsa_key(), env["server_name"]))
+        t.join(60)
+    finally:
+        signed.no_pause()
+    # the second is shown the application's one certificate, the first's
+    assert r.status_code == 200 and r.url.endswith("/certificate"), (r.status_code, r.url)
+    assert result["pem"]
+    first = "%040x" % x509.load_pem_x509_certificate(result["pem"]).serial_number
+    sigs = signed.serials() - before
+    assert len(sigs) == 2 and first in sigs
+    (other,) = sigs - {first}
+    recs = dict(stack.sql("SELECT serial_hex, state FROM signing_record WHERE application_id = %s", (env["id"],)))
+    assert recs == {first: "finished", other: "revoked"}
+    assert cert_serials(stack, [first, other]) == {first: ("issued", env["id"]), other: ("revoked", None)}
+    assert other not in unfinished(stack)[0]
 
 
 def test_crash_between_signature_and_commit_is_listed_and_revoked(stack, signed, ca):
