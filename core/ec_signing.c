@@ -1,5 +1,6 @@
-/* Signing records: committed before C_Sign, finished with the certificate, resolved by the
- * operator when a crash came between the two. */
+/* Signing records: committed before C_Sign, finished with the certificate, revoked when the
+ * certificate was signed and not stored (by the issuance itself, or by the operator after a
+ * crash between the two). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* Signing records (CPS 5.4, sql/011): the to-be-signed certificate is committed before C_Sign,
- * so every signature of an issuing CA is either a certificate row or a record still 'signing'
- * that the operator resolves (ecertctl audit unfinished). */
+ * so every signature of an issuing CA is a certificate row, or a certificate never delivered and
+ * revoked (at once by the issuance when only its storing failed), or a record still 'signing'
+ * that the operator resolves (ecertctl audit unfinished) after a crash. */
 #ifndef EC_SIGNING_H
 #define EC_SIGNING_H
 
@@ -23,7 +24,7 @@ typedef struct {
 } ec_signing_open_t;
 
 /* Inside the caller's transaction, which must commit before C_Sign. A serial already recorded
- * or issued fails the insert (never drawn twice). */
+ * fails the insert: no serial the HSM may have signed is drawn twice. */
 apr_status_t ec_signing_record(ec_store_t *s, apr_pool_t *p, const ec_signing_t *r);
 /* Inside the certificate's transaction; APR_ENOENT when the record is no longer 'signing'
  * (the operator resolved it meanwhile): the certificate must then not be stored. */
