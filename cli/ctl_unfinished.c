@@ -1,6 +1,7 @@
 /* ecertctl audit unfinished: signatures of the issuing CAs whose certificate was never stored
  * (CPS 5.4; the signing record stayed 'signing'), listed, and resolved by revoking them so that
- * the next CRL and the OCSP responders name every serial the CA key signed. */
+ * the next CRL and the OCSP responders name every serial the CA key signed, or by storing the
+ * signed certificate when the operator recovered it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,11 @@ static void unfinished_usage(void)
     fputs("usage: ecertctl audit unfinished [--older-than MINUTES]\n"
           "       ecertctl audit unfinished --revoke SERIAL\n"
           "       ecertctl audit unfinished --revoke-all-older-than MINUTES\n"
+          "       ecertctl audit unfinished --record SERIAL --cert FILE\n"
           "  signing records still 'signing': certificates the CA key may have signed that were\n"
           "  never stored (a crash between C_Sign and the commit); --revoke records the serial as\n"
-          "  a certificate never handed out and revokes it (no reasonCode), for the next CRL and OCSP\n", stderr);
+          "  a certificate never handed out and revokes it (no reasonCode), for the next CRL and OCSP;\n"
+          "  --record stores the signed certificate recovered into FILE (PEM or DER) for its application\n", stderr);
     exit(ctl_finish(2));
 }
 
@@ -72,6 +75,28 @@ static void list(apr_array_header_t *open)
            "nobody received; resolve with --revoke SERIAL\n", open->nelts);
 }
 
+static int record(ctl_t *ctl, ec_store_t *s, apr_array_header_t *open, const char *cert_file)
+{
+    const ec_signing_open_t *o = &APR_ARRAY_IDX(open, 0, ec_signing_open_t);
+    const uint8_t *der;
+    const char *why;
+    size_t len;
+    apr_status_t rv;
+
+    if (ec_read_cert(ctl->pool, cert_file, &der, &len) != APR_SUCCESS)
+        ctl_fail("cannot read a certificate from %s", cert_file);
+    rv = ec_signing_recover(s, ctl->pool, o->issuer_id, o->serial_hex, der, len, ctl->actor, &why);
+    if (rv == APR_EINVAL)
+        ctl_fail("serial %s not recorded: %s", o->serial_hex, why);
+    if (rv == APR_ENOENT)
+        ctl_fail("serial %s was finished or resolved meanwhile", o->serial_hex);
+    if (rv != APR_SUCCESS)
+        ctl_fail("the certificate could not be stored and nothing changed");
+    printf("recorded: issuer %s serial %s, issued to application %s; the subscriber can accept it\n",
+           o->issuer_id, o->serial_hex, o->application_id);
+    return 0;
+}
+
 static int revoke_all(ctl_t *ctl, ec_store_t *s, apr_array_header_t *open)
 {
     int failed = 0;
@@ -102,13 +127,14 @@ int ctl_unfinished(ctl_t *ctl, int argc, char **argv)
 {
     static const struct option opts[] = {
         { "revoke", required_argument, NULL, 'r' }, { "revoke-all-older-than", required_argument, NULL, 'a' },
-        { "older-than", required_argument, NULL, 'o' }, { "help", no_argument, NULL, 'h' },
+        { "older-than", required_argument, NULL, 'o' }, { "record", required_argument, NULL, 'c' },
+        { "cert", required_argument, NULL, 'f' }, { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     static const ec_stmt_t *const sets[] = { ec_signing_stmts, ec_revoke_stmts, ec_audit_stmts, NULL };
-    const char *serial = NULL;
+    const char *serial = NULL, *cert_file = NULL;
     long long older = 0;
-    int ch, revoke = 0;
+    int ch, revoke = 0, keep = 0;
     apr_array_header_t *open;
     ec_store_t *s;
 
@@ -121,12 +147,18 @@ int ctl_unfinished(ctl_t *ctl, int argc, char **argv)
         } else if (ch == 'a' && !revoke) {
             older = minutes_arg("--revoke-all-older-than", optarg) * 60;
             revoke = 1;
-        } else if (ch == 'o' && !revoke)
+        } else if (ch == 'c' && !revoke) {
+            if (!(serial = serial_arg(ctl->pool, optarg)))
+                ctl_fail("'%s' is not a serial number in hex", optarg);
+            revoke = keep = 1;
+        } else if (ch == 'f')
+            cert_file = optarg;
+        else if (ch == 'o' && !revoke)
             older = minutes_arg("--older-than", optarg) * 60;
         else
             unfinished_usage();
     }
-    if (optind != argc)
+    if (optind != argc || !keep != !cert_file)
         unfinished_usage();
     ctl_store(ctl, sets, &s);
     if (ec_signing_unfinished(s, ctl->pool, older, serial, &open) != APR_SUCCESS)
@@ -137,5 +169,7 @@ int ctl_unfinished(ctl_t *ctl, int argc, char **argv)
     }
     if (serial && !open->nelts)
         ctl_fail("no unfinished signing record with serial number %s", serial);
-    return revoke_all(ctl, s, open);
+    if (keep && open->nelts > 1)
+        ctl_fail("serial number %s has unfinished records of %d issuers", serial, open->nelts);
+    return keep ? record(ctl, s, open, cert_file) : revoke_all(ctl, s, open);
 }

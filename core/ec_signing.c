@@ -4,10 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <apr_strings.h>
 #include <apr_time.h>
 #include "ec_signing.h"
 #include "ec_audit.h"
+#include "ec_der.h"
 #include "ec_log.h"
 #include "ec_revoke.h"
 #include "ec_util.h"
@@ -38,6 +41,20 @@ const ec_stmt_t ec_signing_stmts[] = {
     { "signing_cert_row", "INSERT INTO certificate (serial_hex, issuer_id, application_id, server_name, "
       "spki_sha256, cert_der, not_before, not_after, crl_shard) SELECT serial_hex, issuer_id, NULL, server_name, "
       "spki_sha256, tbs_der, not_before, not_after, crl_shard FROM signing_record "
+      "WHERE issuer_id = %s AND serial_hex = %s" },
+    { "signing_recover_get", "SELECT HEX(r.tbs_der), COALESCE(r.application_id, ''), HEX(ca.cert_der), "
+      "HEX(r.spki_sha256), r.server_name, r.not_before, r.not_after, COALESCE(r.crl_shard, -1) "
+      "FROM signing_record r JOIN ca ON ca.id = r.issuer_id WHERE r.issuer_id = %s AND r.serial_hex = %s "
+      "AND r.state = 'signing' FOR UPDATE" },
+    { "signing_recover_app", "SELECT status FROM application WHERE id = %s FOR UPDATE" },
+    { "signing_recover_cert", "INSERT INTO certificate (serial_hex, issuer_id, application_id, server_name, "
+      "spki_sha256, cert_der, not_before, not_after, crl_shard) VALUES (%s, %s, %s, %s, UNHEX(%s), UNHEX(%s), "
+      "%s, %s, NULLIF(%s, '-1'))" },
+    { "signing_recover_name", "INSERT INTO certificate_name (issuer_id, serial_hex, name) VALUES (%s, %s, %s)" },
+    { "signing_recover_issued", "UPDATE application SET status = 'issued' WHERE id = %s" },
+    { "signing_recover_ocsp", "INSERT INTO ocsp_pending (issuer_id, serial_hex) VALUES (%s, %s) "
+      "ON DUPLICATE KEY UPDATE queued_at = NOW(6)" },
+    { "signing_recover_done", "UPDATE signing_record SET state = 'finished', resolved_at = NOW(6) "
       "WHERE issuer_id = %s AND serial_hex = %s" },
     { "signing_revoked", "UPDATE signing_record SET state = 'revoked', resolved_at = NOW(6) "
       "WHERE issuer_id = %s AND serial_hex = %s AND state = 'signing'" },
@@ -120,6 +137,93 @@ apr_status_t ec_signing_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_
                      apr_psprintf(p, "issuer %s serial %s: the signing record was unfinished; the certificate "
                                   "was never delivered and is revoked", issuer_id, serial_hex));
         if (rv == APR_SUCCESS && s->failed)
+            rv = APR_EGENERAL;
+    }
+    end = ec_store_end(s, rv != APR_SUCCESS);
+    return rv == APR_SUCCESS ? end : rv;
+}
+
+/* The certificate is the record's: its TBSCertificate is the one sent to C_Sign, byte for
+ * byte, and its signature verifies under the issuer's key. */
+static int is_the_signed(const uint8_t *der, size_t len, const uint8_t *tbs, size_t tbs_len,
+                         const uint8_t *ca_der, size_t ca_len)
+{
+    ec_der_r in = { der, len }, cert, got;
+    const unsigned char *q = der, *k = ca_der;
+    X509 *x, *ca;
+    int ok;
+
+    if (ec_der_get(&in, EC_DER_SEQUENCE, &cert, NULL, NULL) < 0 || in.n ||
+        ec_der_get(&cert, EC_DER_SEQUENCE, NULL, &got, NULL) < 0 || got.n != tbs_len ||
+        memcmp(got.p, tbs, tbs_len))
+        return 0;
+    x = d2i_X509(NULL, &q, (long)len);
+    ca = d2i_X509(NULL, &k, (long)ca_len);
+    ok = x && ca && X509_verify(x, X509_get0_pubkey(ca)) == 1;
+    X509_free(x);
+    X509_free(ca);
+    return ok;
+}
+
+/* The SAN's DNS names, the certificate_name rows of the public search. */
+static apr_array_header_t *san_names(apr_pool_t *p, const uint8_t *der, size_t len)
+{
+    const unsigned char *q = der;
+    X509 *x = d2i_X509(NULL, &q, (long)len);
+    GENERAL_NAMES *gens = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type == GEN_DNS)
+            APR_ARRAY_PUSH(out, const char *) =
+                apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    return out;
+}
+
+apr_status_t ec_signing_recover(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
+                                const uint8_t *der, size_t der_len, const char *actor, const char **why)
+{
+    const char *r[8], *status = NULL;
+    const uint8_t *tbs, *ca;
+    size_t tbs_len, ca_len;
+    apr_array_header_t *names;
+    apr_status_t rv, end;
+
+    *why = NULL;
+    if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
+        return rv;
+    rv = ec_store_get1(s, p, "signing_recover_get", 8, r, EC_ARGS(issuer_id, serial_hex));
+    if (rv == APR_SUCCESS && (!(tbs = ec_unhex(p, r[0], &tbs_len)) || !(ca = ec_unhex(p, r[2], &ca_len)) ||
+                              !is_the_signed(der, der_len, tbs, tbs_len, ca, ca_len))) {
+        *why = "it is not the certificate of the record (another TBSCertificate, or not the issuer's signature)";
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS && (!*r[1] || ec_store_get1(s, p, "signing_recover_app", 1, &status,
+                                                         EC_ARGS(r[1])) != APR_SUCCESS ||
+                              (strcmp(status, "approved") && strcmp(status, "confirmed")))) {
+        *why = apr_pstrcat(p, "its application is ", status ? status : "gone",
+                           ": the certificate can no longer be handed out; revoke it instead", NULL);
+        rv = APR_EINVAL;
+    }
+    if (rv == APR_SUCCESS) {
+        names = san_names(p, der, der_len);
+        ec_store_exec(s, p, "signing_recover_cert", NULL,
+                      EC_ARGS(serial_hex, issuer_id, r[1], r[4], r[3], ec_hex(p, der, der_len), r[5], r[6], r[7]));
+        for (int i = 0; i < names->nelts && !s->failed; i++)
+            ec_store_exec(s, p, "signing_recover_name", NULL,
+                          EC_ARGS(issuer_id, serial_hex, APR_ARRAY_IDX(names, i, const char *)));
+        ec_store_exec(s, p, "signing_recover_issued", NULL, EC_ARGS(r[1]));
+        ec_store_exec(s, p, "signing_recover_ocsp", NULL, EC_ARGS(issuer_id, serial_hex));
+        ec_store_exec(s, p, "signing_recover_done", NULL, EC_ARGS(issuer_id, serial_hex));
+        ec_audit(s, p, actor, "signing.record",
+                 apr_psprintf(p, "issuer %s serial %s: the signed certificate of an unfinished signing record was "
+                              "recovered and stored for application %s (%d names)", issuer_id, serial_hex, r[1],
+                              names->nelts));
+        if (s->failed)
             rv = APR_EGENERAL;
     }
     end = ec_store_end(s, rv != APR_SUCCESS);

@@ -42,6 +42,13 @@ apr_status_t ec_signing_unfinished(ec_store_t *s, apr_pool_t *p, long long older
 apr_status_t ec_signing_revoke(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                                time_t when, const char *actor);
 
+/* Own transaction: the certificate the operator recovered becomes the record's certificate row,
+ * issued to its application as the issuance would have stored it (names, OCSP work, audit), when
+ * its TBSCertificate is the record's and the issuer's signature verifies, and the application
+ * still waits for a certificate. APR_ENOENT: no record 'signing'; APR_EINVAL: *why says. */
+apr_status_t ec_signing_recover(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
+                                const uint8_t *der, size_t der_len, const char *actor, const char **why);
+
 /* The watchdog: one warning (ECI0020) per record 'signing' for at least older_s seconds and
  * created after mark ("" at first), which then moves to the newest one warned; the count. */
 #define EC_SIGNING_MARK_LEN 32

@@ -191,10 +191,8 @@ def test_double_submission_revokes_the_second_signature(stack, signed):
     assert other not in unfinished(stack)[0]
 
 
-def test_crash_between_signature_and_commit_is_listed_and_revoked(stack, signed, ca):
-    expect_database_outage(stack)
-    env = e.new_application(stack, "signing-crash.example.com")
-    key = e.rsa_key()
+def crash_after_signing(stack, signed, env, key):
+    """One issuance with MariaDB killed between C_Sign and the commit; the serial signed."""
     before = signed.serials()
     signed.pause(4)
     result = {}
@@ -216,6 +214,14 @@ def test_crash_between_signature_and_commit_is_listed_and_revoked(stack, signed,
             stack.start_mariadb()
     assert not t.is_alive()
     assert result["pem"] is None, "a certificate was delivered although its commit could not happen"
+    return serial
+
+
+def test_crash_between_signature_and_commit_is_listed_and_revoked(stack, signed, ca):
+    expect_database_outage(stack)
+    env = e.new_application(stack, "signing-crash.example.com")
+    key = e.rsa_key()
+    serial = crash_after_signing(stack, signed, env, key)
 
     # the signature exists (openssl: a valid certificate of the SSL CA) and nothing stored it
     der = signed.der(serial)
@@ -327,3 +333,36 @@ def test_database_killed_during_concurrent_issuances(stack, signed):
     assert unfinished(stack)[0] == {}
     rows = cert_serials(stack, list(listed))
     assert all(v == ("revoked", None) for v in rows.values()) and set(rows) == set(listed)
+
+
+def test_recovered_certificate_is_recorded(stack, signed):
+    expect_database_outage(stack)
+    env = e.new_application(stack, "signing-recovered.example.com")
+    serial = crash_after_signing(stack, signed, env, e.rsa_key())
+    other = e.new_application(stack, "signing-other.example.com")
+    e.issue_via_web(stack, other)
+    wrong = "%040x" % e.certificate_of(stack, other)[0].serial_number
+    path = os.path.join(signed.path, serial + ".der")
+    # another certificate of the same CA is not this record's
+    r = stack.ctl("audit", "unfinished", "--record", serial, "--cert", os.path.join(signed.path, wrong + ".der"),
+                  check=False)
+    assert r.returncode != 0 and "not the certificate of the record" in r.stderr, r.stderr
+    r = stack.ctl("audit", "unfinished", "--record", serial, "--cert", path)
+    assert re.search(r"^recorded: issuer \d+ serial %s, issued to application %s" % (serial, env["id"]),
+                     r.stdout, re.M), r.stdout
+    assert serial not in unfinished(stack)[0]
+    cert, _, stored, status = e.certificate_of(stack, env)
+    assert (stored, status) == (serial, "issued")
+    assert cert.public_bytes(Encoding.DER) == signed.der(serial)
+    assert stack.sql("SELECT status FROM application WHERE id = %s", (env["id"],)) == (("issued",),)
+    # the names as issuance would have stored them (other's certificate shows which)
+    names = {r[0] for r in stack.sql("SELECT name FROM certificate_name WHERE serial_hex = %s", (serial,))}
+    other_names = {r[0] for r in stack.sql("SELECT name FROM certificate_name WHERE serial_hex = %s", (wrong,))}
+    assert names == {n.replace("signing-other", "signing-recovered") for n in other_names}
+    assert "signing-recovered.example.com" in names
+    assert stack.sql("SELECT event FROM audit_event WHERE detail LIKE %s ORDER BY seq DESC LIMIT 1",
+                     ("%serial " + serial + "%",)) == (("signing.record",),)
+    # the subscriber now finds the certificate
+    sub = e.Subscriber(stack)
+    r = sub.login(env)
+    assert r.url.endswith("/certificate"), r.url
