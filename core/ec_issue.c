@@ -283,9 +283,14 @@ unstored:
     /* Never delivered, so revoked at once while the database still answers; when it does not,
      * the record stays 'signing' for the operator. A commit that did happen although it was
      * reported failed left the record finished, and this changes nothing. */
-    if (ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor) == APR_SUCCESS)
+    rv = ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor);
+    if (rv == APR_SUCCESS)
         ec_log(EC_LOG_WARN, "ECI0012", "certificate serial %s of issuer %s for application %s was signed and "
                "not stored: revoked at once, never delivered", serial_hex, res->issuer_id, a->id);
+    else if (rv == APR_ENOENT)
+        ec_log(EC_LOG_WARN, "ECI0013", "certificate serial %s of issuer %s for application %s: its signing record "
+               "was resolved meanwhile (stored after all, or revoked by the operator)", serial_hex,
+               res->issuer_id, a->id);
     else
         ec_log(EC_LOG_ERR, "ECI0010", "certificate serial %s of issuer %s for application %s was signed and not "
                "stored: its signing record stays unfinished (ecertctl audit unfinished)", serial_hex,
