@@ -67,6 +67,8 @@ void ctl_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretur
 int cmd_init(ctl_t *ctl, int argc, char **argv);
 int cmd_application(ctl_t *ctl, int argc, char **argv);
 int cmd_audit(ctl_t *ctl, int argc, char **argv);
+/* ecertctl audit unfinished ... (argv[0] is "unfinished"). */
+int ctl_unfinished(ctl_t *ctl, int argc, char **argv);
 int cmd_revoke(ctl_t *ctl, int argc, char **argv);
 int cmd_issue(ctl_t *ctl, int argc, char **argv);
 int cmd_crl(ctl_t *ctl, int argc, char **argv);

@@ -10,6 +10,8 @@ int cmd_audit(ctl_t *ctl, int argc, char **argv)
     ec_store_t *s;
     long long count, bad;
 
+    if (argc >= 2 && !strcmp(argv[1], "unfinished"))
+        return ctl_unfinished(ctl, argc - 1, argv + 1);
     if (argc != 2 || strcmp(argv[1], "verify"))
         ctl_fail("usage: ecertctl audit verify");
     ctl_store(ctl, sets, &s);

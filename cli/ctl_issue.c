@@ -10,12 +10,15 @@
 #include "ec_audit.h"
 #include "ec_flow.h"
 #include "ec_issue.h"
+#include "ec_revoke.h"
+#include "ec_signing.h"
 #include "ec_mpic.h"
 #include "ec_dcv.h"
 #include "ec_dcv_gate.h"
 #include "ec_util.h"
 
-static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_dcv_stmts, ec_mpic_stmts, NULL };
+static const ec_stmt_t *const sets[] = { ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_dcv_stmts, ec_mpic_stmts,
+                                         ec_signing_stmts, ec_revoke_stmts, NULL };
 
 int cmd_issue(ctl_t *ctl, int argc, char **argv)
 {

@@ -38,6 +38,8 @@ static void usage(void)
           "  audit verify\n"
           "  ct check SERIAL\n"
           "      the certificate's embedded SCTs checked again against the ECertCTLog keys\n"
+          "  audit unfinished [--revoke SERIAL | --revoke-all-older-than MINUTES]\n"
+          "      signatures whose certificate was never stored (a crash before the commit); revoke them\n"
           "  crl issue [--ca ssl|ev|root] | crl list [--ca R] | crl show NUMBER [--ca R] [--out FILE]\n"
           "      CRLs and the ARL: issue now, list the archive, read one back\n"
           "  revoke SERIAL --reason REASON [--issuer ssl|ev|ID] [--note TEXT]\n"

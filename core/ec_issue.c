@@ -2,10 +2,10 @@
 #include <apr_strings.h>
 #include "ec_issue.h"
 #include "ec_issue_ct.h"
-#include "ec_revoke.h"
 #include "ec_audit.h"
 #include "ec_lint.h"
 #include "ec_log.h"
+#include "ec_signing.h"
 #include "ec_util.h"
 #include "ec_x509.h"
 
@@ -61,7 +61,6 @@ static const char *evidence_text(apr_pool_t *p, const apr_array_header_t *ev)
     return *out ? out : "none";
 }
 
-/* Independent check of the HSM's work before anything is stored. */
 /* The precertificate and its SCTs, kept with the certificate (or alone, final unset). */
 static void store_ct(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                      const char *app_id, const ec_issue_ct_t *ct, int final)
@@ -76,26 +75,75 @@ static void store_ct(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const 
                               ec_hex(p, ct->scts[i].tls, ct->scts[i].tls_len)));
 }
 
-/* A precertificate the logs would not take enough of: it counts as issued all the same
- * (root programs presume its certificate exists), so it becomes a certificate row of no
- * application, revoked at once, on the next CRL and answered revoked by OCSP. Unspecified
- * (no reasonCode): none of BR 7.2.2's reasons describes a certificate that was never made. */
-static apr_status_t revoke_lone_precert(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, const char *actor,
-                                        const char *issuer_id, const ec_profile_in_t *in, time_t not_after,
-                                        const ec_issue_ct_t *ct, const char *spki_hex, int shard)
+/* With CT, under the committed signing record: the precertificate signed and logged, the
+ * final TBS recorded in its place before its own C_Sign. APR_SUCCESS with *tbs the final one;
+ * otherwise res says what happened and the record is resolved. */
+static apr_status_t ct_step(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
+                            const char *actor, ec_profile_in_t *in, const char *serial_hex, ec_issue_ct_t *ct,
+                            const uint8_t **tbs, size_t *tbs_len, ec_issue_result_t *res)
 {
-    const char *serial_hex = ec_hex(p, in->serial, 20);
+    const char *lint;
+    apr_status_t rv = ec_issue_ct(ctx->p11, ctx->profile, in, p, ct);
 
-    ec_store_exec(s, p, "issue_cert_insert", NULL,
-                  EC_ARGS(serial_hex, issuer_id, NULL, a->server_name, spki_hex,
-                          ec_hex(p, ct->precert, ct->precert_len), ec_sqltime(p, in->not_before),
-                          ec_sqltime(p, not_after), apr_itoa(p, shard)));
-    store_ct(s, p, issuer_id, serial_hex, a->id, ct, 0);
-    if (!s->failed)
-        ec_revoke(s, p, issuer_id, serial_hex, EC_REASON_UNSPECIFIED, time(NULL), actor,
-                  apr_psprintf(p, "precertificate of application %s logged without its certificate: %s",
-                               a->id, ct->why));
-    return ec_store_end(s, 0);
+    if (rv == APR_EAGAIN && ct->precert) {
+        /* Root programs presume a logged precertificate's certificate exists: the serial is
+         * revoked at once (no reasonCode: none of BR 7.2.2's fits a certificate never made). */
+        ec_log(EC_LOG_ERR, "ECI0006", "no certificate for application %s: %s; its precertificate %s is revoked",
+               a->id, ct->why, serial_hex);
+        if (ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor) != APR_SUCCESS)
+            ec_log(EC_LOG_ERR, "ECI0007", "the lone precertificate %s of application %s could not be revoked: "
+                   "ecertctl audit unfinished lists it", serial_hex, a->id);
+        else
+            store_ct(s, p, res->issuer_id, serial_hex, a->id, ct, 0);
+        res->status = EC_ISSUE_CT;
+        res->message = ct->why;
+        return APR_EAGAIN;
+    }
+    if (rv == APR_SUCCESS && (lint = ec_lint_tbs(p, ctx->profile, in, ct->tbs, ct->tbs_len)) != NULL) {
+        ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, lint);
+        rv = APR_EGENERAL;
+    }
+    if (rv == APR_SUCCESS && ec_signing_retbs(s, p, res->issuer_id, serial_hex, ct->tbs, ct->tbs_len) != APR_SUCCESS)
+        rv = APR_EGENERAL;
+    if (rv != APR_SUCCESS) {
+        if (ct->precert) {
+            /* Signed, perhaps logged, never to be a certificate. */
+            if (ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor) != APR_SUCCESS)
+                ec_log(EC_LOG_ERR, "ECI0007", "the precertificate %s of application %s could not be revoked: "
+                       "ecertctl audit unfinished lists it", serial_hex, a->id);
+        }
+        else if (ec_signing_failed(s, p, res->issuer_id, serial_hex) != APR_SUCCESS)
+            ec_log(EC_LOG_ERR, "ECI0011", "signing record of serial %s could not be closed as failed: "
+                   "ecertctl audit unfinished lists it", serial_hex);
+        if (rv == APR_EINVAL) {
+            res->status = EC_ISSUE_LINT;
+            res->message = ct->why;
+            ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, ct->why);
+            refuse(s, p, a, actor, "issue.lint", ct->why);
+        }
+        else
+            ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid precertificate for application %s "
+                   "(serial %s)", a->id, serial_hex);
+        return rv;
+    }
+    *tbs = ct->tbs;
+    *tbs_len = ct->tbs_len;
+    return APR_SUCCESS;
+}
+
+/* The application's row, locked; EC_ISSUE_STATE unless it waits for a certificate. */
+static apr_status_t lock_app(ec_store_t *s, apr_pool_t *p, const ec_app_t *a, ec_issue_result_t *res)
+{
+    const char *status;
+
+    if (ec_store_get1(s, p, "issue_lock_app", 1, &status, EC_ARGS(a->id)) != APR_SUCCESS)
+        return APR_EGENERAL;
+    if (strcmp(status, "approved") && strcmp(status, "confirmed")) {
+        res->status = EC_ISSUE_STATE;
+        res->message = apr_pstrcat(p, "the application is ", status, NULL);
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
 }
 
 apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, const ec_app_t *a,
@@ -106,13 +154,15 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
     ec_csr_policy_t pol = { (const int *)c->key_sizes->elts, c->key_sizes->nelts, c->weak, 0 };
     ec_profile_in_t in;
     ec_csr_t csr;
-    const char *cn_alabel, *count, *status, *lint, *spki_hex;
+    const char *cn_alabel, *count, *lint, *spki_hex;
     const uint8_t *tbs;
     size_t tbs_len;
     apr_array_header_t *names, *evidence;
-    ec_issue_ct_t ct;
     void **states;
     int n_checks;
+    const char *serial_hex;
+    ec_signing_t rec;
+    ec_issue_ct_t ct;
     apr_status_t rv;
     int shard;
 
@@ -166,19 +216,16 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
             return precheck_refused(s, p, a, actor, chk->name, why, detail, res);
     }
 
-    /* 4. Everything else under the application's row lock, so a double submission
-     * cannot issue twice. */
+    /* 4. The checks under the application's row lock. The lock ends before C_Sign: a double
+     * submission may sign twice, and the second, finding the application issued, revokes its
+     * own certificate at once (never delivered). */
     if ((rv = ec_store_begin(s, p)) != APR_SUCCESS)
         goto internal;
-    if (ec_store_get1(s, p, "issue_lock_app", 1, &status, EC_ARGS(a->id)) != APR_SUCCESS) {
+    if (lock_app(s, p, a, res) != APR_SUCCESS) {
         ec_store_end(s, 1);
+        if (res->status == EC_ISSUE_STATE)
+            return APR_SUCCESS;
         goto internal;
-    }
-    if (strcmp(status, "approved") && strcmp(status, "confirmed")) {
-        ec_store_end(s, 1);
-        res->status = EC_ISSUE_STATE;
-        res->message = apr_pstrcat(p, "the application is ", status, NULL);
-        return APR_SUCCESS;
     }
     evidence = apr_array_make(p, 8, sizeof(ec_issue_evidence_t));
     for (int i = 0; i < n_checks; i++) {
@@ -197,7 +244,7 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         goto internal;
     }
 
-    /* 5. Build, lint, sign. */
+    /* 5. Build, lint. */
     memset(&in, 0, sizeof(in));
     in.app = a;
     in.issuer = is;
@@ -225,88 +272,111 @@ apr_status_t ec_issue(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t *p, c
         refuse(s, p, a, actor, "issue.lint", lint);
         return APR_SUCCESS;
     }
-    if (c->ct.logs) {
-        /* The precertificate is signed and logged first; the certificate takes its SCTs. */
-        rv = ec_issue_ct(ctx->p11, c, &in, p, &ct);
-        if (rv == APR_EINVAL) {
-            ec_store_end(s, 1);
-            res->status = EC_ISSUE_LINT;
-            res->message = ct.why;
-            ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, ct.why);
-            refuse(s, p, a, actor, "issue.lint", ct.why);
-            return APR_SUCCESS;
-        }
-        if (rv == APR_EAGAIN && ct.precert) {
-            ec_log(EC_LOG_ERR, "ECI0006", "no certificate for application %s: %s; its precertificate %s is "
-                   "revoked", a->id, ct.why, ec_hex(p, in.serial, 20));
-            if (revoke_lone_precert(s, p, a, actor, res->issuer_id, &in, res->not_after, &ct, spki_hex, shard)
-                != APR_SUCCESS)
-                ec_log(EC_LOG_ERR, "ECI0007", "the lone precertificate %s of application %s could not be "
-                       "recorded", ec_hex(p, in.serial, 20), a->id);
-            res->status = EC_ISSUE_CT;
-            res->message = ct.why;
-            return APR_SUCCESS;
-        }
-        if (rv != APR_SUCCESS) {
-            ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid precertificate for application %s",
-                   a->id);
-            ec_store_end(s, 1);
-            goto internal;
-        }
-        tbs = ct.tbs;
-        tbs_len = ct.tbs_len;
-        if ((lint = ec_lint_tbs(p, c, &in, tbs, tbs_len)) != NULL) {
-            ec_store_end(s, 1);
-            ec_log(EC_LOG_ERR, "ECI0003", "certificate for application %s refused before signing: %s", a->id, lint);
-            goto internal;
-        }
-    }
-    if (ec_x509_sign(ctx->p11, is->key, p, tbs, tbs_len, &res->der, &res->der_len) != APR_SUCCESS ||
-        !ec_x509_signed_by(res->der, res->der_len, is->spki, is->spki_len)) {
-        ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s",
-               a->id);
-        ec_store_end(s, 1);
-        goto internal;
-    }
-    if (c->ct.logs && (lint = ec_issue_ct_same_tbs(p, ct.precert, ct.precert_len, res->der, res->der_len))) {
-        ec_log(EC_LOG_ERR, "ECI0008", "certificate for application %s not issued: %s", a->id, lint);
-        ec_store_end(s, 1);
-        goto internal;
-    }
-    res->serial_hex = ec_hex(p, in.serial, 20);
 
-    /* 6. Store: certificate, its names, the application, OCSP work, audit. */
+    /* 6. The signing record commits before the HSM signs (CPS 5.4): a crash from here on
+     * leaves it 'signing', never a signature nothing records. */
+    serial_hex = ec_hex(p, in.serial, 20);
+    rec.issuer_id = res->issuer_id;
+    rec.serial_hex = serial_hex;
+    rec.application_id = a->id;
+    rec.server_name = a->server_name;
+    rec.spki_hex = spki_hex;
+    rec.tbs = tbs;
+    rec.tbs_len = tbs_len;
+    rec.not_before = res->not_before;
+    rec.not_after = res->not_after;
+    rec.crl_shard = shard;
+    ec_signing_record(s, p, &rec);
+    if (ec_store_end(s, 0) != APR_SUCCESS)
+        goto internal;
+    memset(&ct, 0, sizeof(ct));
+    if (c->ct.logs && (rv = ct_step(ctx, s, p, a, actor, &in, serial_hex, &ct, &tbs, &tbs_len, res)) != APR_SUCCESS) {
+        if (res->status == EC_ISSUE_CT || res->status == EC_ISSUE_LINT)
+            return APR_SUCCESS;
+        goto internal;
+    }
+    lint = NULL;
+    if (ec_x509_sign(ctx->p11, is->key, p, tbs, tbs_len, &res->der, &res->der_len) != APR_SUCCESS ||
+        !ec_x509_signed_by(res->der, res->der_len, is->spki, is->spki_len) ||
+        (c->ct.logs && (lint = ec_issue_ct_same_tbs(p, ct.precert, ct.precert_len, res->der, res->der_len)))) {
+        if (lint)
+            ec_log(EC_LOG_ERR, "ECI0008", "certificate for application %s not issued: %s", a->id, lint);
+        else
+            ec_log(EC_LOG_ERR, "ECI0004", "the HSM did not produce a valid signature for application %s "
+                   "(serial %s)", a->id, serial_hex);
+        if (ct.precert ? ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor) != APR_SUCCESS
+                       : ec_signing_failed(s, p, res->issuer_id, serial_hex) != APR_SUCCESS)
+            ec_log(EC_LOG_ERR, "ECI0011", "signing record of serial %s could not be closed: "
+                   "ecertctl audit unfinished lists it", serial_hex);
+        goto internal;
+    }
+    ec_signing_test_signed(p, serial_hex, res->der, res->der_len);
+
+    /* 7. Store, the application locked again: certificate, its names, the application, OCSP
+     * work, the record finished, audit. */
+    if (ec_store_begin(s, p) != APR_SUCCESS)
+        goto unstored;
+    if (lock_app(s, p, a, res) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto unstored;
+    }
     names = ec_profile_names(p, a);
     ec_store_exec(s, p, "issue_cert_insert", NULL,
-                  EC_ARGS(res->serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
+                  EC_ARGS(serial_hex, res->issuer_id, a->id, a->server_name, spki_hex,
                           ec_hex(p, res->der, res->der_len), ec_sqltime(p, res->not_before),
                           ec_sqltime(p, res->not_after), apr_itoa(p, shard)));
     if (c->ct.logs && !s->failed)
-        store_ct(s, p, res->issuer_id, res->serial_hex, a->id, &ct, 1);
+        store_ct(s, p, res->issuer_id, serial_hex, a->id, &ct, 1);
     for (int i = 0; i < names->nelts && !s->failed; i++)
         ec_store_exec(s, p, "issue_name_insert", NULL,
-                      EC_ARGS(res->issuer_id, res->serial_hex, APR_ARRAY_IDX(names, i, const char *)));
+                      EC_ARGS(res->issuer_id, serial_hex, APR_ARRAY_IDX(names, i, const char *)));
     for (int i = 0; i < evidence->nelts && !s->failed; i++) {
         const ec_issue_evidence_t *e = &APR_ARRAY_IDX(evidence, i, ec_issue_evidence_t);
         ec_store_exec(s, p, "issue_evidence_insert", NULL,
-                      EC_ARGS(res->issuer_id, res->serial_hex, e->name, e->kind, e->ref_id));
+                      EC_ARGS(res->issuer_id, serial_hex, e->name, e->kind, e->ref_id));
     }
     if (!s->failed)
         ec_store_exec(s, p, "issue_app_issued", NULL, EC_ARGS(a->id));
     if (!s->failed)
-        ec_store_exec(s, p, "issue_ocsp_queue", NULL, EC_ARGS(res->issuer_id, res->serial_hex));
+        ec_store_exec(s, p, "issue_ocsp_queue", NULL, EC_ARGS(res->issuer_id, serial_hex));
+    if (!s->failed && ec_signing_finish(s, p, res->issuer_id, serial_hex) != APR_SUCCESS) {
+        ec_store_end(s, 1);
+        goto unstored;
+    }
     if (!s->failed)
         ec_audit(s, p, actor, "certificate.issue",
                  apr_psprintf(p, "application %s envelope %s issuer %s serial %s server %s type %s "
-                              "names %d key %s valid %s to %s evidence %s scts %d", a->id, a->envelope_ref, is->cn,
-                              res->serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
+                              "names %d key %s valid %s to %s evidence %s scts %d", a->id, a->envelope_ref,
+                              is->cn, serial_hex, a->server_name, a->cert_type, names->nelts, spki_hex,
                               ec_sqltime(p, res->not_before), ec_sqltime(p, res->not_after),
-                              evidence_text(p, evidence), c->ct.logs ? ct.n_scts : 0));
+                              evidence_text(p, evidence), ct.n_scts));
     if (ec_store_end(s, 0) != APR_SUCCESS)
-        goto internal;
+        goto unstored;
+    res->serial_hex = serial_hex;
     res->status = EC_ISSUE_OK;
     return APR_SUCCESS;
 
+unstored:
+    /* Never delivered, so revoked at once while the database still answers; when it does not,
+     * the record stays 'signing' for the operator. A commit that did happen although it was
+     * reported failed left the record finished, and this changes nothing. */
+    rv = ec_signing_revoke(s, p, res->issuer_id, serial_hex, time(NULL), actor);
+    if (rv == APR_SUCCESS)
+        ec_log(EC_LOG_WARN, "ECI0012", "certificate serial %s of issuer %s for application %s was signed and "
+               "not stored: revoked at once, never delivered", serial_hex, res->issuer_id, a->id);
+    else if (rv == APR_ENOENT)
+        ec_log(EC_LOG_WARN, "ECI0013", "certificate serial %s of issuer %s for application %s: its signing record "
+               "was resolved meanwhile (stored after all, or revoked by the operator)", serial_hex,
+               res->issuer_id, a->id);
+    else
+        ec_log(EC_LOG_ERR, "ECI0010", "certificate serial %s of issuer %s for application %s was signed and not "
+               "stored: its signing record stays unfinished (ecertctl audit unfinished)", serial_hex,
+               res->issuer_id, a->id);
+    /* Another submission issued the application meanwhile: its certificate is the one. */
+    if (res->status == EC_ISSUE_STATE) {
+        res->der = NULL;
+        return APR_SUCCESS;
+    }
 internal:
     res->status = EC_ISSUE_INTERNAL;
     res->der = NULL;

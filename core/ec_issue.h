@@ -1,9 +1,10 @@
 /* Issuance (CPS 4.3.1, R-5, R-6): the one pipeline the subscriber pages and
  * `ecertctl issue` share. CSR checks -> key blocklists -> pre-issuance checks (the
- * stage where DCV and CAA plug in) -> App. B profile -> lint -> with CT logs, the
- * precertificate signed and logged, its SCTs in the TBS (ec_issue_ct.h) -> C_Sign in the HSM ->
- * certificate, names, application status, OCSP pre-signing request, the evidence the
- * checks relied on and audit event in one transaction. */
+ * stage where DCV and CAA plug in) -> App. B profile -> lint -> the signing record
+ * committed (ec_signing.h) -> with CT logs, the precertificate signed and logged, its SCTs in
+ * the TBS (ec_issue_ct.h) -> C_Sign in the HSM -> certificate, names, application status,
+ * OCSP pre-signing request, the evidence the checks relied on, the record finished and
+ * audit event in one transaction. */
 #ifndef EC_ISSUE_H
 #define EC_ISSUE_H
 

@@ -36,13 +36,14 @@
 #include "ec_dcv_job.h"
 #include "ec_mpic.h"
 #include "ec_csrf.h"
+#include "ec_signing.h"
 
 /* Every statement the subscriber pages use, prepared by mod_dbd on each connection. */
 static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
-    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, NULL
+    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, ec_signing_stmts, NULL
 };
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
@@ -405,7 +406,8 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
             }
         }
     }
-    if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK)
+    if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK ||
+        ecert_signing_post_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ecert_mail_post_config(pconf, s);
 }
@@ -464,6 +466,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     ecert_crl_child_init(pchild, s);
     ecert_mail_child_init(pchild, s);
     ecert_dcv_child_init(pchild, s);
+    ecert_signing_child_init(pchild, s);
 }
 
 static int pages_handler(request_rec *r)

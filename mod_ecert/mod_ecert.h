@@ -132,6 +132,10 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s);
 int ecert_mail_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* ecert_signing.c: the node's watchdog of unfinished signing records */
+int ecert_signing_post_config(apr_pool_t *pconf, server_rec *s);
+void ecert_signing_child_init(apr_pool_t *pchild, server_rec *s);
+
 /* ecert_dcv.c: the DCV pages (/dcv...) and the node's DCV worker */
 int ecert_dcv_pages(ecert_req_t *q, ec_app_t *a);
 /* Whether a confirmed non-government application has every name validated (and CAA not

@@ -117,6 +117,8 @@ def stack(request, _netlab):
              # a perspective that has not answered in 4 s counts against (tests/test_mpic.py)
              "ECertPerspectiveTimeout 4\n" % (smtp.url, smtp.ca))
     os.environ["ECERT_TEST_CLOCK"] = os.path.join(rundir, "clock")
+    # the test build's record of every signature, when tests/test_signing_records.py makes it
+    os.environ["ECERT_TEST_SIGNING"] = os.path.join(rundir, "signing")
     st = Stack(rundir, port, dbport, REPO,
                extra_conf=extra + os.environ.get("ECERT_TEST_EXTRA_CONF", ""),
                dns_addr=lab.dns_addr if lab else _dns_address(),

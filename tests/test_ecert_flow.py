@@ -614,12 +614,15 @@ def test_cross_certificate_in_the_chain(stack, tmp_path):
 
 def test_issuance_is_all_or_nothing(stack):
     """A failure late in the issuance transaction (here: the OCSP work queue refuses the
-    row) leaves no certificate, no names, no status change and no issuance audit event."""
+    row) leaves no certificate, no names, no status change and no issuance audit event; the
+    signature made before it is revoked at once (its signing record, sql/011)."""
     name = unique("atomic")
     env = new_application(stack, name)
     stack.expect_log(r"ECS0005: issue_ocsp_queue: .*injected failure")
+    stack.expect_log(r"ECI0012: ")
     stack.sql("CREATE TRIGGER test_ocsp_fail BEFORE INSERT ON ocsp_pending FOR EACH ROW "
-              "IF EXISTS (SELECT 1 FROM certificate WHERE serial_hex = NEW.serial_hex AND server_name = '%s') "
+              "IF EXISTS (SELECT 1 FROM certificate WHERE serial_hex = NEW.serial_hex AND server_name = '%s' "
+              "AND application_id IS NOT NULL) "
               "THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF" % name)
     try:
         sub = Subscriber(stack)
@@ -634,6 +637,12 @@ def test_issuance_is_all_or_nothing(stack):
     assert stack.sql("SELECT status FROM application WHERE id = %s", (env["id"],))[0][0] == "confirmed"
     assert stack.sql("SELECT COUNT(*) FROM audit_event WHERE event = 'certificate.issue' AND detail LIKE %s",
                      ("%server " + name + " %",))[0][0] == 0
+    # the signature it made was never delivered: revoked at once, on the next CRL and in OCSP
+    (serial, state), = stack.sql("SELECT serial_hex, state FROM signing_record WHERE application_id = %s",
+                                 (env["id"],))
+    assert state == "revoked"
+    assert stack.sql("SELECT status, application_id FROM certificate WHERE serial_hex = %s",
+                     (serial,)) == (("revoked", None),)
     # and the subscriber can simply submit again
     r = sub.submit_csr(make_csr(rsa_key(), name))
     assert r.url.endswith("/certificate"), page_error(r)
