@@ -6,6 +6,8 @@
 #include "ctl.h"
 #include "ec_ca.h"
 #include "ec_audit.h"
+#include "ec_audit_anchor.h"
+#include <apr_strings.h>
 #include "ec_crl_job.h"
 #include "ec_shares.h"
 #include "ec_util.h"
@@ -110,6 +112,11 @@ int cmd_init(ctl_t *ctl, int argc, char **argv)
     if (rv != APR_SUCCESS)
         ctl_fail("init: %s", report ? report : "the key ceremony failed (see the messages above)");
     fputs(report, stdout);
+    /* The key that anchors the audit log outside the database (CPS 5.4.4). */
+    if (ec_audit_key_make(p11, ctl->pool, c.token_label,
+                          apr_pstrcat(ctl->pool, c.publish_dir, "/", EC_AUDIT_KEY_FILE, NULL)) != APR_SUCCESS)
+        ctl_fail("init: the audit checkpoint key could not be made (see the message above)");
+    printf("audit checkpoint key: %s/%s\n", c.publish_dir, EC_AUDIT_KEY_FILE);
     hand_out_shares(ctl, s, p11, pin);
     /* The first CRLs and the ARL belong to the ceremony: published before anything is issued. */
     return ctl_crl_issue(ctl, s, p11, roles);

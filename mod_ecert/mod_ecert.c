@@ -43,7 +43,8 @@ static const ec_stmt_t *const stmt_sets[] = {
     ec_app_stmts, ec_audit_stmts, ec_issue_stmts, ec_session_stmts, ec_login_stmts,
     ec_flow_stmts, ec_revoke_stmts, ec_crl_job_stmts, ec_crl_store_stmts, ec_mail_stmts,
     ec_mail_send_stmts, ec_keycomp_stmts, ec_report_stmts, ec_subrevoke_stmts, ec_dcv_stmts,
-    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, ec_signing_stmts, NULL
+    ec_dcv_job_stmts, ec_dcv_email_stmts, ec_mpic_stmts, ec_csrf_stmts, ec_signing_stmts,
+    ec_audit_anchor_stmts, NULL
 };
 
 static void *create_srv(apr_pool_t *p, server_rec *s)
@@ -61,6 +62,8 @@ static void *create_srv(apr_pool_t *p, server_rec *s)
     c->mail = apr_pcalloc(p, sizeof(*c->mail));
     c->report_rate_max = ECERT_UNSET;
     c->report_rate_window = ECERT_UNSET;
+    c->audit_cp_events = ECERT_UNSET;
+    c->audit_cp_seconds = ECERT_UNSET;
     c->dcv = apr_pcalloc(p, sizeof(*c->dcv));
     ec_dcv_conf_init(c->dcv);
     return c;
@@ -86,6 +89,8 @@ static void *merge_srv(apr_pool_t *p, void *basev, void *addv)
     PICK(kc_proof);
     PICKN(report_rate_max);
     PICKN(report_rate_window);
+    PICKN(audit_cp_events);
+    PICKN(audit_cp_seconds);
 #undef PICK
 #undef PICKN
     c->profile = ec_profile_merge(p, base->profile, add->profile);
@@ -105,6 +110,8 @@ static void defaults(ecert_srv_conf *c)
     if (c->login_rate_window == ECERT_UNSET) c->login_rate_window = ECERT_DEF_LOGIN_WINDOW;
     if (c->report_rate_max == ECERT_UNSET) c->report_rate_max = ECERT_DEF_REPORT_RATE;
     if (c->report_rate_window == ECERT_UNSET) c->report_rate_window = ECERT_DEF_REPORT_WINDOW;
+    if (c->audit_cp_events == ECERT_UNSET) c->audit_cp_events = ECERT_DEF_AUDIT_EVENTS;
+    if (c->audit_cp_seconds == ECERT_UNSET) c->audit_cp_seconds = ECERT_DEF_AUDIT_SECONDS;
 }
 
 static ecert_srv_conf *srv_conf(cmd_parms *cmd)
@@ -232,6 +239,12 @@ static const char *set_report_rate(cmd_parms *cmd, void *d, const char *n, const
     return err ? err : set_int(cmd, &srv_conf(cmd)->report_rate_window, secs, 1, 86400);
 }
 
+static const char *set_audit_checkpoint(cmd_parms *cmd, void *d, const char *n, const char *secs)
+{
+    const char *err = set_int(cmd, &srv_conf(cmd)->audit_cp_events, n, 1, 1000000);
+    return err ? err : set_int(cmd, &srv_conf(cmd)->audit_cp_seconds, secs, 1, 86400);
+}
+
 static const char *add_issuer(cmd_parms *cmd, void *d, const char *role, const char *file,
                               const char *uri)
 {
@@ -324,6 +337,9 @@ static const command_rec ecert_cmds[] = {
                       "a test build's number of remote perspectives required (a production build refuses it)"),
     AP_INIT_TAKE1("ECertKeyCompromiseProof", set_proof, NULL, RSRC_CONF,
                   "CN of a key-compromise proof CSR (default CPS 4.9.12's; the English one is accepted too)"),
+    AP_INIT_TAKE2("ECertAuditCheckpoint", set_audit_checkpoint, NULL, RSRC_CONF,
+                  "a checkpoint of the audit log signed in the token every N events or S seconds "
+                  "(default 100 300)"),
     AP_INIT_TAKE2("ECertReportRateLimit", set_report_rate, NULL, RSRC_CONF,
                   "key-compromise and problem reports per client address, and the window in seconds "
                   "(default 10 3600)"),
@@ -407,7 +423,7 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
     }
     if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK ||
-        ecert_signing_post_config(pconf, s) != OK)
+        ecert_signing_post_config(pconf, s) != OK || ecert_audit_post_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ecert_mail_post_config(pconf, s);
 }
@@ -467,6 +483,7 @@ static void ecert_child_init(apr_pool_t *pchild, server_rec *s)
     ecert_mail_child_init(pchild, s);
     ecert_dcv_child_init(pchild, s);
     ecert_signing_child_init(pchild, s);
+    ecert_audit_child_init(pchild, s);
 }
 
 static int pages_handler(request_rec *r)

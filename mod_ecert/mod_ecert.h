@@ -17,6 +17,7 @@
 #include "ec_notice.h"
 #include "ec_dcv_conf.h"
 #include "ec_dcv_job.h"
+#include "ec_audit_anchor.h"
 
 /* A number no directive set; post_config replaces it by its default (mod_ecert.c defaults()). */
 #define ECERT_UNSET -1
@@ -29,6 +30,8 @@
 /* Public report forms: submissions per client address and window (ECertReportRateLimit). */
 #define ECERT_DEF_REPORT_RATE     10
 #define ECERT_DEF_REPORT_WINDOW   3600
+#define ECERT_DEF_AUDIT_EVENTS    EC_AUDIT_CHECKPOINT_EVENTS   /* ECertAuditCheckpoint: events ... */
+#define ECERT_DEF_AUDIT_SECONDS   EC_AUDIT_CHECKPOINT_SECONDS  /* ... or seconds between checkpoints */
 
 typedef struct {
     const char *role;           /* ssl | ev */
@@ -62,6 +65,7 @@ typedef struct {
     ec_mail_conf_t *mail;          /* relay and addresses, shared with ecertctl */
     const char *kc_proof;          /* CN of a key-compromise proof CSR (NULL: CPS 4.9.12's) */
     int report_rate_max, report_rate_window;
+    int audit_cp_events, audit_cp_seconds;   /* ECertAuditCheckpoint */
     ec_dcv_conf_t *dcv;            /* resolver, CAA and DCV settings, shared with ecertctl */
     ec_dcv_env_t *dcv_env;         /* per child: the resolver the pages' issuances use */
 } ecert_srv_conf;
@@ -132,6 +136,9 @@ void ecert_crl_child_init(apr_pool_t *pchild, server_rec *s);
 int ecert_mail_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s);
 
+/* ecert_audit.c: the checkpoints that anchor the audit log in the token */
+int ecert_audit_post_config(apr_pool_t *pconf, server_rec *s);
+void ecert_audit_child_init(apr_pool_t *pchild, server_rec *s);
 /* ecert_signing.c: the node's watchdog of unfinished signing records */
 int ecert_signing_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_signing_child_init(apr_pool_t *pchild, server_rec *s);

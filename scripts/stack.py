@@ -45,7 +45,12 @@ HTTPD_USER = "www-data"
 HTTPD_GROUP = "www-data"
 TOKEN_LABEL = "ecert"
 DB_NAME = "ecert"
-DB_USER = "ecert"
+DB_USER = "ecert"              # the modules' and ecertctl's runtime account (DBDParams)
+DB_OWNER = "ecert_owner"       # the schema's owner: migrations, and tests that alter the schema
+# What the runtime account may not change: the audit log is append-only for it (CPS 5.4.4),
+# and its chain head is the one row it updates there.
+APPEND_ONLY = ("audit_event", "audit_checkpoint")
+HEAD_ONLY = ("audit_head",)
 ROOT_CERT = os.path.join("root", "root_ca_3.pem.crt")
 IS_ROOT = os.geteuid() == 0
 
@@ -247,6 +252,7 @@ class Stack:
         self.mysql_log = os.path.join(self.mysql_dir, "error.log")
         self.mysql_portfile = os.path.join(self.mysql_dir, "port")
         self.dbpass_file = os.path.join(r, "db.pass")
+        self.ownerpass_file = os.path.join(r, "db-owner.pass")
         self.softhsm_conf = os.path.join(r, "softhsm2.conf")
         self.tokendir = os.path.join(r, "tokens")
         # The PIN the token is initialised with; the key ceremony replaces it by a random one
@@ -379,6 +385,7 @@ class Stack:
         self.mpic.start()
         self.db_setup()
         self.db_upgrade()
+        self.db_grants()
         self.init_token()
         self.write_config()
         self.key_ceremony()
@@ -555,17 +562,46 @@ class Stack:
             write_private(self.dbpass_file, random_secret(24))
         return read_text(self.dbpass_file).strip()
 
+    def _password(self, path):
+        if not os.path.exists(path):
+            write_private(path, random_secret(24))
+        return read_text(path).strip()
+
     def db_setup(self):
-        """Database ecert and its user (idempotent; password from db.pass)."""
-        pw = self.db_password
+        """Database ecert, its owner and its runtime account (idempotent; passwords in
+        db-owner.pass and db.pass). The runtime account's privileges come after the
+        migrations (db_grants): they are given table by table."""
         stmts = ["CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4 "
                  "COLLATE utf8mb4_unicode_ci" % DB_NAME]
+        for user, pw in ((DB_USER, self.db_password), (DB_OWNER, self._password(self.ownerpass_file))):
+            for host in ("127.0.0.1", "localhost"):
+                stmts += ["CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'" % (user, host, pw),
+                          "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'" % (user, host, pw)]
         for host in ("127.0.0.1", "localhost"):
-            stmts += [
-                "CREATE USER IF NOT EXISTS '%s'@'%s' IDENTIFIED BY '%s'" % (DB_USER, host, pw),
-                "ALTER USER '%s'@'%s' IDENTIFIED BY '%s'" % (DB_USER, host, pw),
-                "GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'" % (DB_NAME, DB_USER, host),
-            ]
+            stmts.append("GRANT ALL PRIVILEGES ON `%s`.* TO '%s'@'%s'" % (DB_NAME, DB_OWNER, host))
+        self.mysql_admin(";\n".join(stmts) + ";")
+
+    def db_grants(self):
+        """Least privilege for the runtime account (CPS 5.4.4): it reads everything, changes the
+        rows of the tables the modules keep, and only appends to the audit log: no UPDATE or
+        DELETE there, no TRIGGER, ALTER, DROP or CREATE anywhere. Run after every migration."""
+        tables = [r[0] for r in self.sql_owner(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND "
+            "table_type = 'BASE TABLE'", (DB_NAME,))]
+        stmts = []
+        for host in ("127.0.0.1", "localhost"):
+            who = "'%s'@'%s'" % (DB_USER, host)
+            stmts += ["REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s" % who,
+                      "GRANT USAGE ON *.* TO %s" % who,
+                      "GRANT SELECT ON `%s`.* TO %s" % (DB_NAME, who)]
+            for t in tables:
+                if t in APPEND_ONLY:
+                    privs = "INSERT"
+                elif t in HEAD_ONLY:
+                    privs = "UPDATE"
+                else:
+                    privs = "INSERT, UPDATE, DELETE"
+                stmts.append("GRANT %s ON `%s`.`%s` TO %s" % (privs, DB_NAME, t, who))
         self.mysql_admin(";\n".join(stmts) + ";")
 
     def schema_version(self):
@@ -607,18 +643,23 @@ class Stack:
             applied.append(path)
         return applied
 
-    def sql(self, query, params=(), db=DB_NAME):
-        """Run one query as user ecert over TCP; returns the rows (tuple of tuples)."""
+    def sql(self, query, params=(), db=DB_NAME, owner=False):
+        """Run one query as the runtime account ecert (or the schema owner) over TCP; returns
+        the rows (tuple of tuples)."""
         import pymysql
-        conn = pymysql.connect(host="127.0.0.1", port=self.dbport, user=DB_USER,
-                               password=self.db_password, database=db, charset="utf8mb4",
-                               autocommit=True, connect_timeout=10)
+        conn = pymysql.connect(host="127.0.0.1", port=self.dbport, user=DB_OWNER if owner else DB_USER,
+                               password=self._password(self.ownerpass_file) if owner else self.db_password,
+                               database=db, charset="utf8mb4", autocommit=True, connect_timeout=10)
         try:
             with conn.cursor() as cur:
                 cur.execute(query, params if params else None)
                 return cur.fetchall()
         finally:
             conn.close()
+
+    def sql_owner(self, query, params=(), db=DB_NAME):
+        """One query as the schema's owner (DDL, and what the runtime account may not do)."""
+        return self.sql(query, params, db, owner=True)
 
     # ------------------------------------------------------------ SoftHSM token
 

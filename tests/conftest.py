@@ -115,7 +115,9 @@ def stack(request, _netlab):
              # a zone that does not answer fails in 3 s, not the default 10 (tests/test_dcv.py)
              "ECertDNSTimeout 3\n"
              # a perspective that has not answered in 4 s counts against (tests/test_mpic.py)
-             "ECertPerspectiveTimeout 4\n" % (smtp.url, smtp.ca))
+             "ECertPerspectiveTimeout 4\n"
+             # an audit checkpoint every 5 events or 3 s (tests/test_audit_custody.py)
+             "ECertAuditCheckpoint 5 3\n" % (smtp.url, smtp.ca))
     os.environ["ECERT_TEST_CLOCK"] = os.path.join(rundir, "clock")
     # the test build's record of every signature, when tests/test_signing_records.py makes it
     os.environ["ECERT_TEST_SIGNING"] = os.path.join(rundir, "signing")

@@ -310,7 +310,7 @@ def test_fault_in_the_commit_writes_nothing_and_leaves_no_gap(stack):
     rows = stack.sql("SELECT COUNT(*) FROM crl")[0][0]
     chunks = stack.sql("SELECT COUNT(*) FROM crl_chunk")[0][0]
     audits = stack.sql("SELECT COUNT(*) FROM audit_event WHERE event = 'crl.issue'")[0][0]
-    stack.sql("CREATE TRIGGER crl_fault BEFORE INSERT ON crl_chunk FOR EACH ROW "
+    stack.sql_owner("CREATE TRIGGER crl_fault BEFORE INSERT ON crl_chunk FOR EACH ROW "
               "SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected fault'")
     stack.expect_log(r"ECS0005: crl_chunk_insert: injected fault")
     stack.expect_log(r"ECE0103: the CRLs of .* are due but could not be issued")
@@ -319,7 +319,7 @@ def test_fault_in_the_commit_writes_nothing_and_leaves_no_gap(stack):
         assert r.returncode != 0 and "nothing was published" in r.stderr, r.stderr
         assert "injected fault" in r.stderr
     finally:
-        stack.sql("DROP TRIGGER IF EXISTS crl_fault")
+        stack.sql_owner("DROP TRIGGER IF EXISTS crl_fault")
     assert stack.sql("SELECT last_number, lease_owner FROM crl_state WHERE issuer_id = %s",
                      (ssl_id,))[0] == (last, None)
     assert stack.sql("SELECT COUNT(*) FROM crl")[0][0] == rows

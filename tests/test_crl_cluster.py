@@ -233,9 +233,9 @@ def test_mariadb_down_at_a_scheduled_time(cluster):
 def test_producer_killed_mid_commit_leaves_no_gap_and_no_row(cluster):
     stack = cluster
     ev = stack.sql("SELECT id FROM ca WHERE role = 'ev'")[0][0]
-    stack.sql("CREATE TABLE IF NOT EXISTS crl_test_sleep (x INT)")
+    stack.sql_owner("CREATE TABLE IF NOT EXISTS crl_test_sleep (x INT)")
     stack.sql("DELETE FROM crl_test_sleep")
-    stack.sql("CREATE TRIGGER crl_test_slow BEFORE INSERT ON crl_chunk FOR EACH ROW "
+    stack.sql_owner("CREATE TRIGGER crl_test_slow BEFORE INSERT ON crl_chunk FOR EACH ROW "
               "BEGIN IF NEW.issuer_id = %d AND (SELECT COUNT(*) FROM crl_test_sleep) > 0 THEN "
               "DO SLEEP(3); END IF; END" % ev)
     try:
@@ -256,8 +256,8 @@ def test_producer_killed_mid_commit_leaves_no_gap_and_no_row(cluster):
         proc.wait(10)
         stack.sql("DELETE FROM crl_test_sleep")
     finally:
-        stack.sql("DROP TRIGGER IF EXISTS crl_test_slow")
-        stack.sql("DROP TABLE IF EXISTS crl_test_sleep")
+        stack.sql_owner("DROP TRIGGER IF EXISTS crl_test_slow")
+        stack.sql_owner("DROP TABLE IF EXISTS crl_test_sleep")
     killed_at = time.monotonic()
     # nothing of it was committed
     time.sleep(3.5)

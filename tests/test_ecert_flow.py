@@ -620,7 +620,7 @@ def test_issuance_is_all_or_nothing(stack):
     env = new_application(stack, name)
     stack.expect_log(r"ECS0005: issue_ocsp_queue: .*injected failure")
     stack.expect_log(r"ECI0012: ")
-    stack.sql("CREATE TRIGGER test_ocsp_fail BEFORE INSERT ON ocsp_pending FOR EACH ROW "
+    stack.sql_owner("CREATE TRIGGER test_ocsp_fail BEFORE INSERT ON ocsp_pending FOR EACH ROW "
               "IF EXISTS (SELECT 1 FROM certificate WHERE serial_hex = NEW.serial_hex AND server_name = '%s' "
               "AND application_id IS NOT NULL) "
               "THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'injected failure'; END IF" % name)
@@ -631,7 +631,7 @@ def test_issuance_is_all_or_nothing(stack):
         r = sub.submit_csr(make_csr(rsa_key(), name))
         assert r.status_code == 503 and "nothing was recorded" in page_error(r)
     finally:
-        stack.sql("DROP TRIGGER test_ocsp_fail")
+        stack.sql_owner("DROP TRIGGER test_ocsp_fail")
     assert certificate_of(stack, env) is None
     assert stack.sql("SELECT COUNT(*) FROM certificate_name WHERE name = %s", (name,))[0][0] == 0
     assert stack.sql("SELECT status FROM application WHERE id = %s", (env["id"],))[0][0] == "confirmed"

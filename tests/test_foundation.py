@@ -273,7 +273,8 @@ def test_ca_keys_are_not_extractable(stack):
         m = re.search(r"label:\s*(.+)", b)
         if b.startswith("Private Key Object") and m:
             private[m.group(1).strip()] = b
-    want = [ROOT_CN, SSL_CN, EV_CN] + [c + " OCSP Responder" for c in (ROOT_CN, SSL_CN, EV_CN)]
+    want = [ROOT_CN, SSL_CN, EV_CN] + [c + " OCSP Responder" for c in (ROOT_CN, SSL_CN, EV_CN)] + \
+        ["e-Cert Audit Checkpoint Key"]
     assert sorted(private) == sorted(want)
     for label, b in private.items():
         access = re.search(r"Access:\s*(.+)", b).group(1)
@@ -294,7 +295,7 @@ def test_private_key_cannot_be_read(stack):
         session = lib.openSession(slot)
         session.login(stack.token_pin)
         keys = session.findObjects([(PyKCS11.CKA_CLASS, PyKCS11.CKO_PRIVATE_KEY)])
-        assert len(keys) == 6
+        assert len(keys) == 7          # the six CA keys and the audit checkpoint key
         for key in keys:
             ext, sens = session.getAttributeValue(key, [PyKCS11.CKA_EXTRACTABLE, PyKCS11.CKA_SENSITIVE])
             assert ext is False and sens is True
@@ -484,10 +485,13 @@ def test_audit_chain_verifies_and_is_append_only(stack):
     m = re.search(r"audit log intact: (\d+) events", r.stdout)
     assert m and int(m.group(1)) >= 2
     import pymysql
-    with pytest.raises(pymysql.err.OperationalError, match="append-only"):
+    # the runtime account has no UPDATE or DELETE there; the owner meets the trigger
+    with pytest.raises(pymysql.err.OperationalError, match="UPDATE command denied"):
         stack.sql("UPDATE audit_event SET detail = 'x' WHERE seq = 1")
-    with pytest.raises(pymysql.err.OperationalError, match="append-only"):
+    with pytest.raises(pymysql.err.OperationalError, match="DELETE command denied"):
         stack.sql("DELETE FROM audit_event WHERE seq = 1")
+    with pytest.raises(pymysql.err.OperationalError, match="append-only"):
+        stack.sql_owner("UPDATE audit_event SET detail = 'x' WHERE seq = 1")
     # the chain links: each prev_hash is the previous event's hash
     rows = stack.sql("SELECT seq, HEX(prev_hash), HEX(hash) FROM audit_event ORDER BY seq")
     for a, b in zip(rows, rows[1:]):
