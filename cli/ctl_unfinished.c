@@ -8,7 +8,6 @@
 #include <time.h>
 #include <getopt.h>
 #include <apr_strings.h>
-#include <apr_lib.h>
 #include "ctl.h"
 #include "ec_audit.h"
 #include "ec_revoke.h"
@@ -36,24 +35,6 @@ static long long minutes_arg(const char *opt, const char *v)
     if (!*v || *end || m < 0 || m > 525600)
         ctl_fail("%s takes minutes, 0 to 525600, not '%s'", opt, v);
     return m;
-}
-
-/* signing_record.serial_hex form: lower case, no separators. */
-static char *serial_arg(apr_pool_t *p, const char *in)
-{
-    char *out = apr_palloc(p, strlen(in) + 1), *o = out;
-
-    if (!strncasecmp(in, "0x", 2))
-        in += 2;
-    for (; *in; in++) {
-        if (*in == ':' || *in == ' ')
-            continue;
-        if (!apr_isxdigit(*in))
-            return NULL;
-        *o++ = (char)apr_tolower(*in);
-    }
-    *o = 0;
-    return *out && strlen(out) <= 42 ? out : NULL;
 }
 
 static void list(apr_array_header_t *open)
@@ -141,14 +122,14 @@ int ctl_unfinished(ctl_t *ctl, int argc, char **argv)
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 'r' && !revoke) {
-            if (!(serial = serial_arg(ctl->pool, optarg)))
+            if (!(serial = ctl_serial_norm(ctl->pool, optarg)))
                 ctl_fail("'%s' is not a serial number in hex", optarg);
             revoke = 1;
         } else if (ch == 'a' && !revoke) {
             older = minutes_arg("--revoke-all-older-than", optarg) * 60;
             revoke = 1;
         } else if (ch == 'c' && !revoke) {
-            if (!(serial = serial_arg(ctl->pool, optarg)))
+            if (!(serial = ctl_serial_norm(ctl->pool, optarg)))
                 ctl_fail("'%s' is not a serial number in hex", optarg);
             revoke = keep = 1;
         } else if (ch == 'f')

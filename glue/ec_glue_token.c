@@ -1,7 +1,15 @@
 #include <httpd.h>
+#include <http_config.h>
+#include <apr_strings.h>
 #include "ec_glue_token.h"
 #include "ec_log.h"
 #include "ec_token_pin.h"
+
+const char *ec_glue_token_directive(cmd_parms *cmd)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
+}
 
 int ec_glue_token_pin(apr_pool_t *pconf, server_rec *s, const char *spec, char **pin, const char *meanwhile)
 {

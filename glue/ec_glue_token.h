@@ -7,6 +7,11 @@
 #include "ec_glue_log.h"
 #include "ec_p11.h"
 
+/* NULL, or why a token directive (module, PIN, sessions) cannot be where cmd found it: the
+ * token is opened once per child for the whole server, so in a <VirtualHost> it would be
+ * silently ignored. */
+EC_GLUE const char *ec_glue_token_directive(cmd_parms *cmd);
+
 /* spec: the ECertTokenPIN / OCSPTokenPIN value. *pin NULL while not activated ("meanwhile"
  * says what the module does then). OK, or HTTP_INTERNAL_SERVER_ERROR after logging why. */
 EC_GLUE int ec_glue_token_pin(apr_pool_t *pconf, server_rec *s, const char *spec, char **pin,

@@ -160,29 +160,21 @@ static const char *set_rate(cmd_parms *cmd, void *d, const char *n, const char *
     return err ? err : set_int(cmd, &srv_conf(cmd)->login_rate_window, secs, 1, 86400);
 }
 
-/* The token is opened once per child for the whole server: in a <VirtualHost> its
- * directives would be silently ignored, so they are refused there. */
-static const char *main_server_only(cmd_parms *cmd)
-{
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    return err ? apr_pstrcat(cmd->pool, err, " (the token is the whole server's)", NULL) : NULL;
-}
-
 static const char *set_token_module(cmd_parms *cmd, void *d, const char *arg)
 {
-    const char *err = main_server_only(cmd);
+    const char *err = ec_glue_token_directive(cmd);
     return err ? err : set_path(cmd, d, arg);
 }
 
 static const char *set_token_pin(cmd_parms *cmd, void *d, const char *arg)
 {
-    const char *err = main_server_only(cmd);
+    const char *err = ec_glue_token_directive(cmd);
     return err ? err : set_pin(cmd, d, arg);
 }
 
 static const char *set_token_sessions(cmd_parms *cmd, void *d, const char *arg)
 {
-    const char *err = main_server_only(cmd);
+    const char *err = ec_glue_token_directive(cmd);
     return err ? err : set_sessions(cmd, d, arg);
 }
 
