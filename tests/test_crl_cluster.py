@@ -234,7 +234,7 @@ def test_producer_killed_mid_commit_leaves_no_gap_and_no_row(cluster):
     stack = cluster
     ev = stack.sql("SELECT id FROM ca WHERE role = 'ev'")[0][0]
     stack.sql_owner("CREATE TABLE IF NOT EXISTS crl_test_sleep (x INT)")
-    stack.sql("DELETE FROM crl_test_sleep")
+    stack.sql_owner("DELETE FROM crl_test_sleep")
     stack.sql_owner("CREATE TRIGGER crl_test_slow BEFORE INSERT ON crl_chunk FOR EACH ROW "
               "BEGIN IF NEW.issuer_id = %d AND (SELECT COUNT(*) FROM crl_test_sleep) > 0 THEN "
               "DO SLEEP(3); END IF; END" % ev)
@@ -242,7 +242,7 @@ def test_producer_killed_mid_commit_leaves_no_gap_and_no_row(cluster):
         # wait for a quiet moment of the ev schedule, then ecertctl takes the lease
         assert c.wait_for(lambda: stack.sql("SELECT lease_owner IS NULL FROM crl_state WHERE issuer_id = %s",
                                             (ev,))[0][0], 10)
-        stack.sql("INSERT INTO crl_test_sleep VALUES (1)")
+        stack.sql_owner("INSERT INTO crl_test_sleep VALUES (1)")
         cmd = [stack.ecertctl, "-f", stack.ecert_conf, "crl", "issue", "--ca", "ev"]
         proc = subprocess.Popen(cmd, env=stack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         def leased():
@@ -254,7 +254,7 @@ def test_producer_killed_mid_commit_leaves_no_gap_and_no_row(cluster):
         time.sleep(1.0)                      # inside the slow chunk insert of its commit
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        stack.sql("DELETE FROM crl_test_sleep")
+        stack.sql_owner("DELETE FROM crl_test_sleep")
     finally:
         stack.sql_owner("DROP TRIGGER IF EXISTS crl_test_slow")
         stack.sql_owner("DROP TABLE IF EXISTS crl_test_sleep")
