@@ -43,8 +43,6 @@ const char *ctl_sentence(ctl_t *ctl, const char *key);
 ec_notice_ctx_t ctl_notices(ctl_t *ctl);
 /* The key URI of an ECertIssuer line of role, or NULL. */
 const char *ctl_issuer_uri(ctl_t *ctl, const char *role);
-/* "pkcs11:token=ecert;object=..." -> "ecert"; NULL when the URI names no token. */
-const char *ctl_token_label(apr_pool_t *p, const char *uri);
 apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s);
 /* The token of the activated CA keys (PIN from the keyring), or exit with why not. */
 apr_status_t ctl_token(ctl_t *ctl, const char *token_label, ec_p11 **p11);

@@ -128,15 +128,6 @@ const char *ctl_issuer_uri(ctl_t *ctl, const char *role)
     return NULL;
 }
 
-const char *ctl_token_label(apr_pool_t *p, const char *uri)
-{
-    const char *t = uri ? strstr(uri, "token=") : NULL;
-    if (!t)
-        return NULL;
-    t += 6;
-    return apr_pstrndup(p, t, strcspn(t, ";?"));
-}
-
 ec_notice_ctx_t ctl_notices(ctl_t *ctl)
 {
     ec_mail_conf_t *m = apr_pcalloc(ctl->pool, sizeof(*m));

@@ -74,7 +74,7 @@ int cmd_issue(ctl_t *ctl, int argc, char **argv)
             ec_issuer_init(ctl->pool, role, der, len, &issuers[n]) != APR_SUCCESS)
             ctl_fail("ECertIssuer %s: cannot read its certificate %s", role, file);
         if (!ctx.p11) {
-            label = ctl_token_label(ctl->pool, uri);
+            label = ec_p11_uri_token(ctl->pool, uri);
             if (!label)
                 ctl_fail("ECertIssuer %s: the key URI names no token", role);
             ctl_token(ctl, label, &ctx.p11);

@@ -139,7 +139,7 @@ static ec_p11 *resign(ctl_t *ctl, ec_store_t *s, const char *issuer_id, const ch
 {
     ec_p11 *p11;
     ec_ocsp_issuer_t is;
-    const char *label = ctl_token_label(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
+    const char *label = ec_p11_uri_token(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
 
     ctl_token(ctl, label ? label : "ecert", &p11);
     if (ec_ocsp_issuer_load(s, ctl->pool, p11, issuer_id, &is) != APR_SUCCESS ||

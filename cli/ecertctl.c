@@ -89,7 +89,7 @@ apr_status_t ctl_store(ctl_t *ctl, const ec_stmt_t *const *sets, ec_store_t **s)
 
 const char *ctl_ca_token(ctl_t *ctl)
 {
-    const char *label = ctl_token_label(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
+    const char *label = ec_p11_uri_token(ctl->pool, ctl_issuer_uri(ctl, "ssl"));
     return label ? label : "ecert";
 }
 

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <curl/curl.h>
+#include "ec_http_body.h"
 #include "ec_ct_submit.h"
 #include "ec_util.h"
 
@@ -13,27 +14,10 @@ typedef struct {
     apr_pool_t *p;
     CURL *h;
     struct curl_slist *headers;
-    char *body;
-    size_t len;
-    int too_long;
+    ec_http_body_t body;
     apr_time_t start;
     char err[CURL_ERROR_SIZE];
 } call_t;
-
-static size_t on_body(char *d, size_t size, size_t n, void *baton)
-{
-    call_t *c = baton;
-    size_t add = size * n;
-    if (c->len + add > MAX_ANSWER) {
-        c->too_long = 1;
-        return 0;
-    }
-    if (!c->body)
-        c->body = apr_palloc(c->p, MAX_ANSWER + 1);
-    memcpy(c->body + c->len, d, add);
-    c->len += add;
-    return add;
-}
 
 static char *b64(apr_pool_t *p, const uint8_t *d, size_t len)
 {
@@ -55,20 +39,20 @@ static void finish(call_t *c, CURLcode rc, const ec_ct_entry_t *e)
         return;
     }
     if (rc != CURLE_OK) {
-        r->why = c->too_long ? "the answer is too long" : apr_pstrdup(c->p, *c->err ? c->err : curl_easy_strerror(rc));
+        r->why = c->body.too_long ? "the answer is too long" : apr_pstrdup(c->p, *c->err ? c->err : curl_easy_strerror(rc));
         return;
     }
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200) {
         /* A log says why it refused (RFC 6962 4: a JSON error_message): worth a log line. */
-        char *text = apr_pstrmemdup(c->p, c->body ? c->body : "", c->len);
+        char *text = apr_pstrmemdup(c->p, ec_http_body_text(&c->body), c->body.len);
         for (char *t = text; *t; t++)
             if ((unsigned char)*t < 0x20 || *t == 0x7f)
                 *t = ' ';
         r->why = apr_psprintf(c->p, "HTTP status %ld %s", status, ec_clip(c->p, text, 200));
         return;
     }
-    if (ec_ct_sct_from_json(c->p, r->log, c->body ? c->body : "", c->len, &r->sct, &why) != APR_SUCCESS) {
+    if (ec_ct_sct_from_json(c->p, r->log, ec_http_body_text(&c->body), c->body.len, &r->sct, &why) != APR_SUCCESS) {
         r->why = why;
         return;
     }
@@ -92,6 +76,7 @@ static call_t *start(apr_pool_t *p, const ec_ct_conf_t *conf, ec_ct_result_t *r,
 
     c->res = r;
     c->p = p;
+    ec_http_body_init(&c->body, p, MAX_ANSWER);
     c->start = apr_time_now();
     if (!(c->h = curl_easy_init()))
         return NULL;
@@ -108,8 +93,8 @@ static call_t *start(apr_pool_t *p, const ec_ct_conf_t *conf, ec_ct_result_t *r,
     curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->headers);
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)conf->timeout * 1000L);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, ec_http_body_write);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &c->body);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->err);
     curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
     curl_multi_add_handle(m, c->h);

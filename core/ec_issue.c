@@ -83,7 +83,7 @@ static apr_status_t ct_step(const ec_issue_ctx_t *ctx, ec_store_t *s, apr_pool_t
                             const uint8_t **tbs, size_t *tbs_len, ec_issue_result_t *res)
 {
     const char *lint;
-    apr_status_t rv = ec_issue_ct(ctx->p11, ctx->profile, in, p, ct);
+    apr_status_t rv = ec_issue_ct(ctx->p11, ctx->profile, in, *tbs, *tbs_len, p, ct);
 
     if (rv == APR_EAGAIN && ct->precert) {
         /* Root programs presume a logged precertificate's certificate exists: the serial is

@@ -12,8 +12,8 @@
  * relying party checks costs it a signature verification. */
 #define MAX_EMBEDDED 5
 
-apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_t *in, apr_pool_t *p,
-                         ec_issue_ct_t *out)
+apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_t *in, const uint8_t *tbs,
+                         size_t tbs_len, apr_pool_t *p, ec_issue_ct_t *out)
 {
     const ec_issuer_t *is = in->issuer;
     const uint8_t *pre_tbs;
@@ -25,15 +25,13 @@ apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_
 
     memset(out, 0, sizeof(*out));
     memset(&e, 0, sizeof(e));
-    /* What the logs sign over: the TBS without any CT extension. */
-    in->ct_stage = EC_CT_NONE;
-    in->ct_ext = NULL;
-    if ((rv = ec_profile_tbs(p, c, in, &e.tbs, &e.tbs_len, &not_after)) != APR_SUCCESS)
-        return rv;
+    e.tbs = tbs;
+    e.tbs_len = tbs_len;
     in->ct_stage = EC_CT_PRECERT;
-    if (!(in->ct_ext = ec_ct_poison_ext(p, &in->ct_ext_len)) ||
-        (rv = ec_profile_tbs(p, c, in, &pre_tbs, &pre_len, &not_after)) != APR_SUCCESS)
-        return rv ? rv : APR_ENOMEM;
+    if (!(in->ct_ext = ec_ct_poison_ext(p, &in->ct_ext_len)))
+        return APR_ENOMEM;
+    if ((rv = ec_profile_tbs(p, c, in, &pre_tbs, &pre_len, &not_after)) != APR_SUCCESS)
+        return rv;
     if ((lint = ec_lint_tbs(p, c, in, pre_tbs, pre_len)) != NULL) {
         out->why = apr_pstrcat(p, "precertificate: ", lint, NULL);
         return APR_EINVAL;

@@ -17,11 +17,12 @@ typedef struct {
     const char *why;                              /* a refusal: which rule, or why too few SCTs */
 } ec_issue_ct_t;
 
-/* APR_SUCCESS: out->tbs is ready to lint and sign. APR_EINVAL: the precertificate broke a
+/* tbs: the certificate's TBS without CT, built and linted from in (what the logs sign over).
+ * APR_SUCCESS: out->tbs is ready to lint and sign. APR_EINVAL: the precertificate broke a
  * lint rule (nothing signed). APR_EAGAIN: the precertificate is signed but the logs gave too
  * few SCTs (the serial must be accounted for, and revoked). Other: the token failed. */
-apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_t *in, apr_pool_t *p,
-                         ec_issue_ct_t *out);
+apr_status_t ec_issue_ct(ec_p11 *p11, const ec_profile_conf_t *c, ec_profile_in_t *in, const uint8_t *tbs,
+                         size_t tbs_len, apr_pool_t *p, ec_issue_ct_t *out);
 
 /* The TBS a log signed its SCT over for a final certificate: the certificate's TBS without
  * its SCT list (RFC 6962 3.2). NULL if cert has not exactly one. */

@@ -3,6 +3,7 @@
 #include <apr_strings.h>
 #include <apr_time.h>
 #include <curl/curl.h>
+#include "ec_http_body.h"
 #include "ec_mpic_client.h"
 
 /* Connections stay open between corroborations: a perspective far away then costs no TCP and
@@ -55,27 +56,10 @@ typedef struct {
     struct curl_slist *headers;
     char *out;
     apr_size_t out_len;
-    char *body;
-    apr_size_t len;
-    int too_long;
+    ec_http_body_t body;
     apr_time_t start;
     char err[CURL_ERROR_SIZE];
 } call_t;
-
-static size_t on_body(char *d, size_t size, size_t n, void *baton)
-{
-    call_t *c = baton;
-    size_t add = size * n;
-    if (c->len + add > EC_MPIC_MAX_MSG) {
-        c->too_long = 1;
-        return 0;
-    }
-    if (!c->body)
-        c->body = apr_palloc(c->p, EC_MPIC_MAX_MSG + 1);
-    memcpy(c->body + c->len, d, add);
-    c->len += add;
-    return add;
-}
 
 static const uint8_t *key_of(void *baton, const char *from)
 {
@@ -104,7 +88,7 @@ static void finish(call_t *c, CURLcode rc, const ec_mpic_conf_t *conf)
     a->ms = (double)(apr_time_now() - c->start) / 1000.0;
     if (rc == CURLE_OPERATION_TIMEDOUT)
         return fail(a, "timeout", apr_psprintf(c->p, "no answer within %d s", conf->timeout_ms / 1000));
-    if (rc == CURLE_WRITE_ERROR && c->too_long)
+    if (rc == CURLE_WRITE_ERROR && c->body.too_long)
         return fail(a, "malformed", "the answer is longer than a perspective's answer can be");
     if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CONNECT_ERROR || rc == CURLE_SSL_CERTPROBLEM ||
         rc == CURLE_SSL_CACERT_BADFILE)
@@ -114,7 +98,7 @@ static void finish(call_t *c, CURLcode rc, const ec_mpic_conf_t *conf)
     curl_easy_getinfo(c->h, CURLINFO_RESPONSE_CODE, &status);
     if (status != 200)
         return fail(a, "http", apr_psprintf(c->p, "HTTP status %ld", status));
-    switch (ec_mpic_decode(c->p, c->body ? c->body : "", c->len, EC_MPIC_ANSWER, key_of, (void *)a->pv, &a->ans, &why)) {
+    switch (ec_mpic_decode(c->p, ec_http_body_text(&c->body), c->body.len, EC_MPIC_ANSWER, key_of, (void *)a->pv, &a->ans, &why)) {
     case APR_SUCCESS:
         break;
     case APR_EACCES:
@@ -134,6 +118,7 @@ static call_t *start(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *a
     call_t *c = apr_pcalloc(p, sizeof(*c));
     c->ask = a;
     c->p = p;
+    ec_http_body_init(&c->body, p, EC_MPIC_MAX_MSG);
     c->start = apr_time_now();
     a->req.dir = EC_MPIC_REQUEST;
     a->req.client = conf->client;
@@ -163,8 +148,8 @@ static call_t *start(const ec_mpic_conf_t *conf, apr_pool_t *p, ec_mpic_ask_t *a
     curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, (long)c->out_len);
     curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, (long)conf->timeout_ms);
     curl_easy_setopt(c->h, CURLOPT_TIMEOUT_MS, (long)conf->timeout_ms);
-    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, ec_http_body_write);
+    curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &c->body);
     curl_easy_setopt(c->h, CURLOPT_ERRORBUFFER, c->err);
     curl_easy_setopt(c->h, CURLOPT_PRIVATE, c);
     if (share)

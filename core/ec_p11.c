@@ -801,6 +801,12 @@ char *ec_p11_token_uri(apr_pool_t *pool, const char *token_label)
     return apr_pstrcat(pool, "pkcs11:token=", pct(pool, token_label), NULL);
 }
 
+const char *ec_p11_uri_token(apr_pool_t *pool, const char *uri)
+{
+    const char *t = uri ? strstr(uri, "token=") : NULL;
+    return t ? apr_pstrndup(pool, t + 6, strcspn(t + 6, ";?")) : NULL;
+}
+
 char *ec_p11_uri(apr_pool_t *pool, const char *token_label, const char *object_label)
 {
     return apr_psprintf(pool, "pkcs11:token=%s;object=%s;type=private",

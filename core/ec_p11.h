@@ -62,6 +62,8 @@ apr_status_t ec_p11_label_objects(ec_p11 *p11, const char *label, int destroy, i
 /* Builds the RFC 7512 URI of a private key by token label and object label. */
 char *ec_p11_uri(apr_pool_t *pool, const char *token_label, const char *object_label);
 char *ec_p11_token_uri(apr_pool_t *pool, const char *token_label);
+/* "pkcs11:token=ecert;object=..." -> "ecert" (as the URI writes it); NULL when it names no token. */
+const char *ec_p11_uri_token(apr_pool_t *pool, const char *uri);
 
 /* Human text of the last PKCS#11 failure in this thread (for error messages). */
 const char *ec_p11_strerror(unsigned long rv);

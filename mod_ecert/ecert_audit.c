@@ -46,16 +46,14 @@ int ecert_audit_post_config(apr_pool_t *pconf, server_rec *s)
 void ecert_audit_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ecert_srv_conf *c = audit_w.conf;
-    const char *uri, *t, *token;
+    const char *token;
 
     audit_w.key = NULL;
     if (!audit_w.worker || !c->p11)
         return;
     /* The audit key lives on the token of the issuing keys. */
-    uri = APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri;
-    t = strstr(uri, "token=");
-    token = t ? apr_pstrndup(pchild, t + 6, strcspn(t + 6, ";?")) : "ecert";
-    if (ec_p11_key_get(c->p11, pchild, ec_p11_uri(pchild, token, EC_AUDIT_KEY_LABEL), &audit_w.key) != APR_SUCCESS)
+    token = ec_p11_uri_token(pchild, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri);
+    if (ec_p11_key_get(c->p11, pchild, ec_p11_uri(pchild, token ? token : "ecert", EC_AUDIT_KEY_LABEL), &audit_w.key) != APR_SUCCESS)
         audit_w.key = NULL;
     ecert_worker_child_init(audit_w.worker, pchild);
 }

@@ -420,25 +420,24 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
     return ecert_mail_post_config(pconf, s);
 }
 
-/* The token= attribute of a key URI ("" without one): vhosts whose issuers live on the
- * same token share one handle. */
-static const char *token_part(apr_pool_t *p, const char *uri)
-{
-    const char *t = strstr(uri, "token=");
-    return t ? apr_pstrndup(p, t, strcspn(t, ";?")) : "";
-}
-
 /* One token handle per child for every vhost whose issuers are on that token: vhosts that
  * inherit ECertIssuer, or name other keys of the same token, share it (and its sessions). */
+/* The token= attribute of a key URI ("" without one). */
+static const char *token_of(apr_pool_t *p, const char *uri)
+{
+    const char *t = ec_p11_uri_token(p, uri);
+    return t ? t : "";
+}
+
 static ec_p11 *child_token(apr_pool_t *pchild, server_rec *s, server_rec *upto, ecert_srv_conf *c)
 {
-    const char *token = token_part(pchild, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri);
+    const char *token = token_of(pchild, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri);
     ec_p11 *p11;
 
     for (server_rec *v = s; v != upto; v = v->next) {
         ecert_srv_conf *o = ap_get_module_config(v->module_config, &ecert_module);
         if (o->p11 && o->issuers->nelts &&
-            !strcmp(token, token_part(pchild, APR_ARRAY_IDX(o->issuers, 0, ecert_issuer_t).key_uri)))
+            !strcmp(token, token_of(pchild, APR_ARRAY_IDX(o->issuers, 0, ecert_issuer_t).key_uri)))
             return o->p11;
     }
     p11 = ec_glue_token_open(pchild, s, c->p11_module, APR_ARRAY_IDX(c->issuers, 0, ecert_issuer_t).key_uri,
