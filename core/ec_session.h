@@ -5,6 +5,7 @@
 #ifndef EC_SESSION_H
 #define EC_SESSION_H
 
+#include <apr_tables.h>
 #include "ec_store.h"
 
 extern const ec_stmt_t ec_session_stmts[];
@@ -19,6 +20,8 @@ typedef struct {
     const char *csrf;
     const char *lang;
     const char *purpose;         /* flow (the issuance steps) | revoke (the revocation pages) */
+    const char *flash_page;      /* the page a failed form redirected to, or NULL ... */
+    apr_table_t *flash;          /* ... and what it shows there (ec_flash.h) */
 } ec_session_t;
 
 /* purpose: "flow" or "revoke"; a session serves only the pages of its purpose. */
@@ -30,6 +33,10 @@ apr_status_t ec_session_load(ec_store_t *s, apr_pool_t *p, const char *cookie, i
                              ec_session_t **out);
 apr_status_t ec_session_destroy(ec_store_t *s, apr_pool_t *p, const char *cookie);
 apr_status_t ec_session_set_lang(ec_store_t *s, apr_pool_t *p, ec_session_t *ss, const char *lang);
+/* Keeps flash for page (a path below the pages' base); page or flash NULL forgets it. A flash
+ * too big to keep (ec_flash_encode) is forgotten too. */
+apr_status_t ec_session_set_flash(ec_store_t *s, apr_pool_t *p, ec_session_t *ss, const char *page,
+                                  const apr_table_t *flash);
 /* Removes sessions idle longer than idle_seconds (bounded batch). */
 apr_status_t ec_session_expire(ec_store_t *s, apr_pool_t *p, int idle_seconds);
 /* Constant-time comparison of a submitted form token with the session's. */

@@ -11,6 +11,7 @@
 #include "ec_signing.h"
 #include "ec_audit.h"
 #include "ec_der.h"
+#include "ec_x509.h"
 #include "ec_log.h"
 #include "ec_revoke.h"
 #include "ec_util.h"
@@ -180,25 +181,6 @@ static int is_the_signed(const uint8_t *der, size_t len, const uint8_t *tbs, siz
     return ok;
 }
 
-/* The SAN's DNS names, the certificate_name rows of the public search. */
-static apr_array_header_t *san_names(apr_pool_t *p, const uint8_t *der, size_t len)
-{
-    const unsigned char *q = der;
-    X509 *x = d2i_X509(NULL, &q, (long)len);
-    GENERAL_NAMES *gens = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
-    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
-
-    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
-        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-        if (g->type == GEN_DNS)
-            APR_ARRAY_PUSH(out, const char *) =
-                apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(g->d.dNSName), ASN1_STRING_length(g->d.dNSName));
-    }
-    GENERAL_NAMES_free(gens);
-    X509_free(x);
-    return out;
-}
-
 apr_status_t ec_signing_recover(ec_store_t *s, apr_pool_t *p, const char *issuer_id, const char *serial_hex,
                                 const uint8_t *der, size_t der_len, const char *actor, const char **why)
 {
@@ -225,7 +207,7 @@ apr_status_t ec_signing_recover(ec_store_t *s, apr_pool_t *p, const char *issuer
         rv = APR_EINVAL;
     }
     if (rv == APR_SUCCESS) {
-        names = san_names(p, der, der_len);
+        names = ec_x509_dns_names(p, der, der_len);
         ec_store_exec(s, p, "signing_recover_cert", NULL,
                       EC_ARGS(serial_hex, issuer_id, r[1], r[4], r[3], ec_hex(p, der, der_len), r[5], r[6], r[7]));
         for (int i = 0; i < names->nelts && !s->failed; i++)

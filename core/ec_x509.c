@@ -341,3 +341,21 @@ int ec_x509_signed_by(const uint8_t *der, size_t len, const uint8_t *spki, size_
     EVP_PKEY_free(pk);
     return ok;
 }
+
+apr_array_header_t *ec_x509_dns_names(apr_pool_t *p, const uint8_t *der, size_t len)
+{
+    const unsigned char *in = der;
+    X509 *x = d2i_X509(NULL, &in, (long)len);
+    GENERAL_NAMES *gens = x ? X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL) : NULL;
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
+        if (g->type == GEN_DNS)
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrmemdup(p, (const char *)ASN1_STRING_get0_data(g->d.dNSName),
+                                                               (apr_size_t)ASN1_STRING_length(g->d.dNSName));
+    }
+    GENERAL_NAMES_free(gens);
+    X509_free(x);
+    return out;
+}

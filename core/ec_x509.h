@@ -4,6 +4,7 @@
 #ifndef EC_X509_H
 #define EC_X509_H
 
+#include <apr_tables.h>
 #include <time.h>
 #include "ec_der.h"
 #include "ec_p11.h"
@@ -90,5 +91,8 @@ apr_status_t ec_cert_info(apr_pool_t *p, const uint8_t *der, size_t len, ec_cert
 /* The subject Name exactly as the certificate encodes it, pointing into der (BR 7.2: a CRL's
  * issuer is byte-for-byte its CA's subject). -1 if der is not a certificate. */
 int ec_x509_subject_der(const uint8_t *der, size_t len, const uint8_t **subject, size_t *subject_len);
+/* The DNS names of the certificate's SAN, in its order (empty when der is not a certificate
+ * or has none): the names it holds, for the repository and the subscriber's pages. */
+apr_array_header_t *ec_x509_dns_names(apr_pool_t *p, const uint8_t *der, size_t len);
 
 #endif

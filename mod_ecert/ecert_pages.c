@@ -20,6 +20,7 @@
 #include "ec_pkcs7.h"
 #include "ec_revoke.h"
 #include "ec_util.h"
+#include "ec_x509.h"
 
 APLOG_USE_MODULE(ecert);
 
@@ -51,6 +52,18 @@ static const char *type_key(const char *cert_type)
     return "type.standard";
 }
 
+void ecert_extra_names(ecert_req_t *q, ec_tmpl_vars *v, const apr_array_header_t *names)
+{
+    apr_pool_t *p = q->r->pool;
+    for (int i = 1; i < names->nelts; i++) {
+        ec_tmpl_vars *it = ec_tmpl_add(v, "extra");
+        const char *n = APR_ARRAY_IDX(names, i, const char *);
+        ec_tmpl_set(it, "name", ec_dns_display(p, n));
+        ec_tmpl_set(it, "alabel", n);
+    }
+    ec_tmpl_setf(v, "extra_count", "%d", names->nelts > 1 ? names->nelts - 1 : 0);
+}
+
 void ecert_app_vars(ecert_req_t *q, ec_app_t *a)
 {
     apr_pool_t *p = q->r->pool;
@@ -60,13 +73,9 @@ void ecert_app_vars(ecert_req_t *q, ec_app_t *a)
     ec_tmpl_set(v, "server_name", ec_dns_display(p, a->server_name));
     ec_tmpl_set(v, "server_name_alabel", a->server_name);
     ec_tmpl_flag(v, "server_name_idn", strstr(a->server_name, "xn--") != NULL);
-    for (int i = 0; i < a->extra->nelts; i++) {
-        ec_tmpl_vars *it = ec_tmpl_add(v, "extra");
-        const char *n = APR_ARRAY_IDX(a->extra, i, const char *);
-        ec_tmpl_set(it, "name", ec_dns_display(p, n));
-        ec_tmpl_set(it, "alabel", n);
-    }
-    ec_tmpl_setf(v, "extra_count", "%d", a->extra->nelts);
+    /* Every name the certificate will hold beyond the server name: a wildcard's base domain
+     * too (App. B note 5), exactly as the profile puts them in the SAN. */
+    ecert_extra_names(q, v, ec_profile_names(p, a));
     ec_tmpl_set(v, "org_en", a->org_en);
     ec_tmpl_set(v, "org_zh", a->org_zh);
     ec_tmpl_set(v, "branch_en", a->branch_en);
@@ -108,6 +117,17 @@ static void cert_vars(ecert_req_t *q, ec_tmpl_vars *v, const ec_flow_cert_t *c)
     ec_tmpl_set(v, "not_after", ecert_hk_date(p, c->not_after));
     ec_tmpl_setf(v, "days", "%d", validity_days(c->not_before, c->not_after));
     ec_tmpl_set(v, "file_stem", file_stem(p, c->server_name));
+    /* What the certificate itself holds, the server name first (the CN), then the others. */
+    {
+        apr_array_header_t *names = ec_x509_dns_names(p, c->der, c->der_len), *ordered;
+        ordered = apr_array_make(p, names->nelts + 1, sizeof(const char *));
+        APR_ARRAY_PUSH(ordered, const char *) = c->server_name;
+        for (int i = 0; i < names->nelts; i++)
+            if (strcmp(APR_ARRAY_IDX(names, i, const char *), c->server_name))
+                APR_ARRAY_PUSH(ordered, const char *) = APR_ARRAY_IDX(names, i, const char *);
+        ec_tmpl_set(v, "extra", NULL);            /* the application's list, if set before */
+        ecert_extra_names(q, v, ordered);
+    }
 }
 
 static const ecert_issuer_t *issuer_of(ecert_req_t *q, const char *cn)
@@ -142,8 +162,18 @@ int ecert_message(ecert_req_t *q, const char *key, int status, int is_error)
 
 int ecert_forbidden_form(ecert_req_t *q)
 {
-    /* A form without this session's token: refused, nothing changed. */
-    return ecert_message(q, "error.csrf", HTTP_FORBIDDEN, 1);
+    ec_app_t *a;
+    apr_table_t *flash;
+
+    /* A form without this session's token: refused, nothing changed. With a session of the
+     * flow, it was a page of an earlier login (another tab or window logged in since): the
+     * subscriber is told so where the application stands now. */
+    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "flow") ||
+        ec_flow_app_by_id(q->store, q->r->pool, q->session->app_id, &a) != APR_SUCCESS)
+        return ecert_message(q, "error.csrf", HTTP_FORBIDDEN, 1);
+    flash = apr_table_make(q->r->pool, 1);
+    apr_table_set(flash, "notice", "error.form_stale");
+    return ecert_flash_redirect(q, ecert_step_of(q, a), flash);
 }
 
 /* ------------------------------------------------------------ assets */
@@ -259,6 +289,7 @@ static int confirm(ecert_req_t *q, ec_app_t *a)
 
     if (q->r->method_number == M_GET) {
         ecert_app_vars(q, a);
+        ec_tmpl_flag(q->vars, "confirmed", !strcmp(a->status, "confirmed"));
         return ecert_render(q, "confirm", HTTP_OK);
     }
     if ((rc = ecert_read_form(q)) != OK)
@@ -305,11 +336,13 @@ static int pasted_private_key(ecert_req_t *q, ec_app_t *a, const char *pem)
     const char *kind;
     ec_kc_err_t e = ec_keycomp_evidence(q->r->pool, pem, strlen(pem), q->conf->kc_proof, spki, &kind);
 
+    apr_table_t *flash = apr_table_make(q->r->pool, 4);
+
     ecert_wipe_form(q);
-    ec_tmpl_set(q->vars, "error_code", "csr.private_key");
+    apr_table_set(flash, "error_code", "csr.private_key");
     if (e != EC_KC_OK) {
-        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "csr.private_key_unusable", q->vars));
-        return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+        apr_table_set(flash, "error", "csr.private_key_unusable");
+        return ecert_flash_redirect(q, "/csr", flash);
     }
     memset(&rep, 0, sizeof(rep));
     rep.kind = "pasted-in-csr-form";
@@ -322,10 +355,10 @@ static int pasted_private_key(ecert_req_t *q, ec_app_t *a, const char *pem)
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, q->r, "ECE0131: application %s: a private key was pasted into "
                   "the CSR form; its key is blocked (report %s, %d certificate(s) revoked)", a->id,
                   res.report_no, res.revoked->nelts);
-    ec_tmpl_set(q->vars, "report_no", res.report_no);
-    ec_tmpl_setf(q->vars, "revoked_count", "%d", res.revoked->nelts);
-    ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "csr.private_key", q->vars));
-    return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+    apr_table_set(flash, "report_no", res.report_no);
+    apr_table_set(flash, "revoked_count", apr_itoa(q->r->pool, res.revoked->nelts));
+    apr_table_set(flash, "error", "csr.private_key");
+    return ecert_flash_redirect(q, "/csr", flash);
 }
 
 static int csr_page(ecert_req_t *q, ec_app_t *a)
@@ -333,12 +366,18 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     request_rec *r = q->r;
     ec_issue_ctx_t ctx = issue_ctx(q);
     ec_issue_result_t res;
+    apr_table_t *flash;
     const char *pem, *sizes = "";
     int rc;
 
     ecert_app_vars(q, a);
     if (ctx.profile->ct.logs)
         ec_tmpl_set(q->vars, "ct", "1");
+    for (int i = 0; i < ctx.profile->key_sizes->nelts; i++)
+        sizes = apr_psprintf(r->pool, "%s%s%d", sizes, i ? ", " : "", APR_ARRAY_IDX(ctx.profile->key_sizes, i, int));
+    ec_tmpl_set(q->vars, "allowed", sizes);
+    /* The Guide's Back: the step before, domain validation or the confirmed details. */
+    ec_tmpl_set(q->vars, "back_url", a->government ? "/confirm" : "/dcv");
     if (r->method_number == M_GET)
         return ecert_render(q, "csr", HTTP_OK);
     if ((rc = ecert_read_form(q)) != OK)
@@ -351,64 +390,92 @@ static int csr_page(ecert_req_t *q, ec_app_t *a)
     if (ec_keycomp_has_private_key(pem))
         return pasted_private_key(q, a, pem);
     ec_issue(&ctx, q->store, r->pool, a, pem, strlen(pem), ecert_actor(q, a->envelope_ref), &res);
+    /* Whatever went wrong, the page is shown again by a GET with the message and the pasted
+     * text (post/redirect/get: Back and reload never resubmit). */
+    flash = apr_table_make(r->pool, 8);
+    apr_table_set(flash, "csr_text", pem);
     switch (res.status) {
     case EC_ISSUE_OK:
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "ECE0030: issued serial %s by %s for application %s",
                       res.serial_hex, res.issuer_id, a->id);
+        ec_session_set_flash(q->store, r->pool, q->session, NULL, NULL);
         return ecert_redirect(q, "/certificate");
     case EC_ISSUE_CSR:
-        for (int i = 0; i < ctx.profile->key_sizes->nelts; i++)
-            sizes = apr_psprintf(r->pool, "%s%s%d", sizes, i ? ", " : "",
-                                 APR_ARRAY_IDX(ctx.profile->key_sizes, i, int));
-        ec_tmpl_setf(q->vars, "bits", "%d", res.bits);
-        ec_tmpl_set(q->vars, "allowed", sizes);
-        ec_tmpl_set(q->vars, "csr_cn", res.cn ? res.cn : "");
-        ec_tmpl_set(q->vars, "csr_text", pem);
-        ec_tmpl_set(q->vars, "error_code", ec_csr_err_key(res.csr_err));
-        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, ec_csr_err_key(res.csr_err), q->vars));
-        return ecert_render(q, "csr", HTTP_BAD_REQUEST);
+        apr_table_set(flash, "bits", apr_itoa(r->pool, res.bits));
+        apr_table_set(flash, "csr_cn", res.cn ? res.cn : "");
+        apr_table_set(flash, "error_code", ec_csr_err_key(res.csr_err));
+        apr_table_set(flash, "error", ec_csr_err_key(res.csr_err));
+        break;
     case EC_ISSUE_PRECHECK:
-        ec_tmpl_set(q->vars, "csr_text", pem);
-        ec_tmpl_set(q->vars, "error_code", res.message);
-        ec_tmpl_set(q->vars, "error_detail", res.detail);
-        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, res.message, q->vars));
-        return ecert_render(q, "csr", HTTP_FORBIDDEN);
+        apr_table_set(flash, "error_code", res.message);
+        if (res.detail)
+            apr_table_set(flash, "error_detail", res.detail);
+        apr_table_set(flash, "error", res.message);
+        break;
     case EC_ISSUE_STATE:
         return ecert_redirect(q, ecert_step_of(q, a));
     case EC_ISSUE_LINT:
-        return ecert_message(q, "error.lint", HTTP_INTERNAL_SERVER_ERROR, 1);
+        apr_table_set(flash, "error", "error.lint");
+        break;
     case EC_ISSUE_CT:
-        return ecert_unavailable(q, "error.ct_failed");
+        apr_table_set(flash, "error", "error.ct_failed");
+        break;
     default:
-        return ecert_unavailable(q, "error.issue_failed");
+        apr_table_set(flash, "error", "error.issue_failed");
+        break;
     }
+    /* Not at the CSR step (domain validation not complete): the message goes with the
+     * subscriber to the step the application is at. */
+    if (strcmp(ecert_step_of(q, a), "/csr")) {
+        apr_table_set(flash, "notice", apr_table_get(flash, "error"));
+        apr_table_unset(flash, "error");
+        return ecert_flash_redirect(q, ecert_step_of(q, a), flash);
+    }
+    return ecert_flash_redirect(q, "/csr", flash);
 }
 
 /* ------------------------------------------------------------ accept / reject (C.6) */
 
-static int certificate_page(ecert_req_t *q, ec_app_t *a, const char *error_key, int status)
+static int certificate_page(ecert_req_t *q, ec_app_t *a)
 {
     ec_flow_cert_t c;
     if (ec_flow_certificate(q->store, q->r->pool, a->id, &c) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     ecert_app_vars(q, a);
     cert_vars(q, q->vars, &c);
-    if (error_key)
-        ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
-    return ecert_render(q, "certificate", status);
+    return ecert_render(q, "certificate", HTTP_OK);
+}
+
+/* Accept or Reject of a certificate that is no longer waiting (a second tab, a page kept
+ * open): nothing changes, and the page where the application now stands says what did
+ * happen, instead of silently showing it. */
+static int already_decided(ecert_req_t *q, ec_app_t *a, int accept)
+{
+    apr_table_t *flash = apr_table_make(q->r->pool, 1);
+    const char *key = NULL;
+
+    if (!strcmp(a->status, "accepted"))
+        key = accept ? "info.already_accepted" : "info.reject_after_accept";
+    else if (!strcmp(a->status, "rejected"))
+        key = accept ? "info.accept_after_reject" : "info.already_rejected";
+    if (!key)
+        return ecert_redirect(q, ecert_step_of(q, a));
+    apr_table_set(flash, "notice", key);
+    return ecert_flash_redirect(q, ecert_step_of(q, a), flash);
 }
 
 static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
 {
+    apr_table_t *flash = apr_table_make(q->r->pool, 2);
     apr_status_t rv;
-    int rc;
+    int rc, superseded = 0;
 
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
     if (!ecert_csrf_ok(q))
         return ecert_forbidden_form(q);
     if (strcmp(a->status, "issued"))
-        return ecert_redirect(q, ecert_step_of(q, a));
+        return already_decided(q, a, accept);
     if (accept)
         rv = ec_flow_accept(q->store, q->r->pool, a, ecert_actor(q, a->envelope_ref));
     else {
@@ -417,21 +484,29 @@ static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
         if (trimmed)
             apr_collapse_spaces(trimmed, trimmed);
         if (!trimmed || !*trimmed || strlen(why) > REASON_MAX) {
-            ec_tmpl_set(q->vars, "form_reason", why);
-            return certificate_page(q, a, "error.reject_reason", HTTP_BAD_REQUEST);
+            apr_table_set(flash, "form_reason", why ? why : "");
+            apr_table_set(flash, "form_code", code && !strcmp(code, "superseded") ? "superseded" : "");
+            apr_table_set(flash, "error", "error.reject_reason");
+            return ecert_flash_redirect(q, "/certificate", flash);
         }
         for (char *c = (char *)why; *c; c++)
             if ((unsigned char)*c < 0x20 && *c != '\n')
                 *c = ' ';
-        rv = ec_flow_reject(q->store, q->r->pool, a,
-                            code && !strcmp(code, "superseded") ? 4 : EC_REASON_UNSPECIFIED, why,
+        superseded = code && !strcmp(code, "superseded");
+        rv = ec_flow_reject(q->store, q->r->pool, a, superseded ? 4 : EC_REASON_UNSPECIFIED, why,
                             ecert_actor(q, a->envelope_ref));
     }
-    if (rv == APR_EINVAL)
-        return ecert_redirect(q, ecert_step_of(q, a));
+    if (rv == APR_EINVAL) {                /* decided meanwhile, in another request */
+        if (ec_flow_app_by_id(q->store, q->r->pool, a->id, &a) != APR_SUCCESS)
+            return ecert_unavailable(q, "error.unavailable");
+        return already_decided(q, a, accept);
+    }
     if (rv != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
-    return ecert_redirect(q, ecert_step_of(q, a));
+    if (accept)
+        return ecert_redirect(q, ecert_step_of(q, a));
+    apr_table_set(flash, "notice", superseded ? "info.rejected_superseded" : "info.rejected_now");
+    return ecert_flash_redirect(q, "/closed", flash);
 }
 
 /* ------------------------------------------------------------ download (C.7) */
@@ -582,12 +657,15 @@ int ecert_pages(ecert_req_t *q)
         q->session = NULL;
     if (q->session && r->args && strstr(r->args, "lang=") && strcmp(q->session->lang, q->lang))
         ec_session_set_lang(q->store, r->pool, q->session, q->lang);
+    ecert_flash_forget_elsewhere(q);
 
     if (!strcmp(path, "/revoke") || !strncmp(path, "/revoke/", 8))
         return ecert_revoke_pages(q);
     if (!strcmp(path, "/keycompromise") || !strncmp(path, "/keycompromise/", 15) ||
         !strcmp(path, "/report") || !strncmp(path, "/report/", 8))
         return ecert_report_pages(q);
+    if (!strcmp(path, "/") && get)
+        return ecert_start_page(q);
     if (!strcmp(path, "/") || !strcmp(path, "/login")) {
         if (post)
             return ecert_do_login(q, "login", "flow", NULL);
@@ -619,8 +697,8 @@ int ecert_pages(ecert_req_t *q)
 
     if (!strcmp(path, "/confirm") && !strcmp(ecert_step_of(q, a), "/confirm"))
         return confirm(q, a);
-    if (!strcmp(path, "/confirm") && post && !strcmp(a->status, "confirmed"))
-        return confirm(q, a);
+    if (!strcmp(path, "/confirm") && !strcmp(a->status, "confirmed"))
+        return confirm(q, a);               /* the details again (the CSR page's Back) */
     if ((!strcmp(path, "/dcv") || !strncmp(path, "/dcv/", 5)) && !strcmp(a->status, "confirmed") &&
         !a->government)
         return ecert_dcv_pages(q, a);
@@ -629,7 +707,7 @@ int ecert_pages(ecert_req_t *q)
     if (!strcmp(path, "/csr") && post && !strcmp(a->status, "confirmed"))
         return csr_page(q, a);                 /* the pipeline says why not (DCV) */
     if (!strcmp(path, "/certificate") && get && !strcmp(a->status, "issued"))
-        return certificate_page(q, a, NULL, HTTP_OK);
+        return certificate_page(q, a);
     if (!strcmp(path, "/accept") && post)
         return accept_or_reject(q, a, 1);
     if (!strcmp(path, "/reject") && post)
@@ -639,6 +717,8 @@ int ecert_pages(ecert_req_t *q)
         return download(q, a);
     if (!strcmp(path, "/closed") && get && !strcmp(ecert_step_of(q, a), "/closed")) {
         ecert_app_vars(q, a);
+        if (!strcmp(a->status, "rejected"))
+            ec_tmpl_flag(q->vars, "rejected", 1);
         return ecert_message(q, !strcmp(a->status, "rejected") ? "info.rejected" : "info.closed", HTTP_OK, 0);
     }
     if (post) {

@@ -153,6 +153,14 @@ static int confirm_page(ecert_req_t *q, ec_app_t *a)
     return ecert_render(q, "revoke_confirm", HTTP_OK);
 }
 
+/* A revocation that did not happen: the list again, with why (post/redirect/get). */
+static int not_revoked(ecert_req_t *q, const char *key)
+{
+    apr_table_t *flash = apr_table_make(q->r->pool, 1);
+    apr_table_set(flash, "error", key);
+    return ecert_flash_redirect(q, "/revoke/select", flash);
+}
+
 static int do_revoke(ecert_req_t *q, ec_app_t *a)
 {
     const char *v, *colon, *issuer_id, *serial_hex;
@@ -164,20 +172,20 @@ static int do_revoke(ecert_req_t *q, ec_app_t *a)
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
     if (!ecert_csrf_ok(q))
-        return ecert_message(q, "error.csrf", HTTP_FORBIDDEN, 1);
+        return not_revoked(q, "error.form_stale_revoke");
     v = ecert_field(q, "cert");
     reason = ecert_field(q, "reason") ? ec_reason_parse(ecert_field(q, "reason")) : EC_REASON_UNSPECIFIED;
     if (!v || !(colon = strchr(v, ':')) || !(serial_hex = ec_flow_serial_norm(q->r->pool, colon + 1)))
-        return ecert_message(q, "revoke.no_such_certificate", HTTP_BAD_REQUEST, 1);
+        return not_revoked(q, "revoke.no_such_certificate");
     issuer_id = apr_pstrndup(q->r->pool, v, (apr_size_t)(colon - v));
     rv = ec_subrevoke(q->store, q->r->pool, &n, a, issuer_id, serial_hex, reason,
                       ecert_actor(q, a->envelope_ref), &done);
     if (rv == APR_ENOENT)
-        return ecert_message(q, "revoke.no_such_certificate", HTTP_BAD_REQUEST, 1);
+        return not_revoked(q, "revoke.no_such_certificate");
     if (rv == APR_EINVAL)
-        return ecert_message(q, "revoke.bad_reason", HTTP_BAD_REQUEST, 1);
+        return not_revoked(q, "revoke.bad_reason");
     if (rv == APR_EEXIST)
-        return ecert_message(q, "revoke.already", HTTP_CONFLICT, 1);
+        return not_revoked(q, "revoke.already");
     if (rv != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, q->r, "ECE0130: the subscriber of application %s revoked issuer %s "

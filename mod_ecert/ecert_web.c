@@ -64,6 +64,42 @@ static void security_headers(request_rec *r)
                    "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'");
 }
 
+int ecert_flash_redirect(ecert_req_t *q, const char *page, const apr_table_t *flash)
+{
+    if (ec_session_set_flash(q->store, q->r->pool, q->session, page, flash) != APR_SUCCESS)
+        return ecert_unavailable(q, "error.unavailable");
+    return ecert_redirect(q, page);
+}
+
+/* A flash's message keys are catalogue keys; one the catalogue has not is not shown (the
+ * catalogue would hand the key back as the text). */
+static void flash_message(ecert_req_t *q, const char *var, const char *key)
+{
+    if (key && ec_tmpl_has_msg(q->tmpl, key))
+        ec_tmpl_set_raw(q->vars, var, ec_tmpl_msg(q->tmpl, key, q->vars));
+}
+
+/* The values, then the messages, so that a message's {{placeholders}} see them. */
+static void show_flash(ecert_req_t *q)
+{
+    const apr_array_header_t *a = apr_table_elts(q->session->flash);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)a->elts;
+
+    for (int i = 0; i < a->nelts; i++)
+        if (strcmp(e[i].key, "error") && strcmp(e[i].key, "notice"))
+            ec_tmpl_set(q->vars, e[i].key, e[i].val);
+    flash_message(q, "error", apr_table_get(q->session->flash, "error"));
+    flash_message(q, "notice", apr_table_get(q->session->flash, "notice"));
+}
+
+void ecert_flash_forget_elsewhere(ecert_req_t *q)
+{
+    const char *fp = q->session ? q->session->flash_page : NULL;
+    size_t n = fp ? strlen(fp) : 0;
+    if (fp && q->r->method_number == M_GET && (strncmp(q->path, fp, n) || (q->path[n] && q->path[n] != '/')))
+        ec_session_set_flash(q->store, q->r->pool, q->session, NULL, NULL);
+}
+
 int ecert_render(ecert_req_t *q, const char *page, int status)
 {
     request_rec *r = q->r;
@@ -83,6 +119,9 @@ int ecert_render(ecert_req_t *q, const char *page, int status)
     ec_tmpl_flag(q->vars, "lang_zh", !strcmp(q->lang, "zh"));
     ec_tmpl_set(q->vars, "other_lang", other);
     ec_tmpl_set(q->vars, "switch_url", apr_pstrcat(r->pool, q->base, q->path, "?lang=", other, NULL));
+    if (q->session && q->session->flash_page && !strcmp(q->session->flash_page, q->path) &&
+        r->method_number == M_GET)
+        show_flash(q);
     if (q->session) {
         ec_tmpl_set(q->vars, "csrf", q->session->csrf);
         ec_tmpl_flag(q->vars, "logged_in", q->session->app_id != NULL);

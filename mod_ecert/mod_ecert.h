@@ -94,6 +94,12 @@ int ecert_store(ecert_req_t *q);
 ap_dbd_t *ecert_dbd(request_rec *r);
 int ecert_render(ecert_req_t *q, const char *page, int status);
 int ecert_redirect(ecert_req_t *q, const char *path);
+/* Post/redirect/get for a form that failed: flash ("error" and "notice": catalogue keys; any
+ * other name: a value the page shows) goes with the session to page, which shows it on every
+ * GET (reload, Back, the other language) until the subscriber goes to another page. */
+int ecert_flash_redirect(ecert_req_t *q, const char *page, const apr_table_t *flash);
+/* A GET of another page than the flash's: the flash is dropped. */
+void ecert_flash_forget_elsewhere(ecert_req_t *q);
 int ecert_read_form(ecert_req_t *q);
 /* Zeroes the form's buffer and forgets its fields (after a secret was used). */
 void ecert_wipe_form(ecert_req_t *q);
@@ -166,10 +172,15 @@ int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose);
 ec_notice_ctx_t ecert_notices(ecert_req_t *q);
 /* The application's values every flow page shows (names, organisation, type). */
 void ecert_app_vars(ecert_req_t *q, ec_app_t *a);
+/* {{#extra}} and {{extra_count}}: the names after the first (the server name). */
+void ecert_extra_names(ecert_req_t *q, ec_tmpl_vars *v, const apr_array_header_t *names);
 /* Where the application stands: "/confirm", "/dcv", "/csr", "/certificate", ... */
 const char *ecert_step_of(ecert_req_t *q, ec_app_t *a);
 int ecert_forbidden_form(ecert_req_t *q);
 const char *ecert_hk_date(apr_pool_t *p, time_t t);
+
+/* ecert_start.c: the start page of the services and the repository */
+int ecert_start_page(ecert_req_t *q);
 
 /* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */
 int ecert_revoke_pages(ecert_req_t *q);

@@ -118,6 +118,21 @@ def page_error(r):
     return html.unescape(re.sub(r"<[^>]+>", "", m.group(1))) if m else None
 
 
+def notice(r):
+    """Text of the page's notice (what happened to the form before it), or None."""
+    m = re.search(r'<p class="notice-box"[^>]*>(.*?)</p>', r.text, re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", m.group(1))) if m else None
+
+
+def redirected_error(r, page):
+    """A form that failed answers 303 to its page (post/redirect/get), which shows the message:
+    the message's text. Checks the redirect and where it led."""
+    assert [h.status_code for h in r.history][:1] == [303], (r.status_code, [h.status_code for h in r.history])
+    assert r.status_code == 200 and r.request.method == "GET", (r.status_code, r.request.method)
+    assert r.url.split("?")[0].endswith("/ecert" + page), (r.url, page)
+    return page_error(r)
+
+
 def error_code(r):
     m = re.search(r'data-code="([^"]+)"', r.text)
     return m.group(1) if m else None

@@ -23,7 +23,7 @@ CHROMIUM = "/usr/bin/chromium"
 def playwright():
     if not (shutil.which("node") and os.path.exists(CHROMIUM)):
         pytest.fail("node and Debian's chromium are needed (make deps)")
-    if not os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", "playwright-core")):
+    if not all(os.path.isdir(os.path.join(BROWSER_DIR, "node_modules", m)) for m in ("playwright-core", "axe-core")):
         r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, capture_output=True,
                            text=True, timeout=600)
         assert r.returncode == 0, r.stdout + r.stderr

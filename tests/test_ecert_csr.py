@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from ecert_util import Subscriber, new_application, make_csr, rsa_key, page_error, error_code, \
-    certificate_of, issue_via_web
+    certificate_of, issue_via_web, redirected_error
 
 _n = [0]
 
@@ -164,8 +164,7 @@ def at_csr(stack):
 def refused(stack, env, sub, text, code, phrase):
     before = stack.sql("SELECT COUNT(*) FROM audit_event WHERE event = 'csr.reject'")[0][0]
     r = sub.submit_csr(text)
-    assert r.status_code == 400, (r.status_code, page_error(r))
-    assert r.url.endswith("/csr")
+    assert redirected_error(r, "/csr"), (r.status_code, page_error(r))
     assert error_code(r) == code, page_error(r)
     assert phrase.lower() in page_error(r).lower(), page_error(r)
     # the pasted text is kept in the textarea (escaped)

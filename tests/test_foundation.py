@@ -120,7 +120,17 @@ def test_good_config_passes(stack):
 
 def test_subscriber_start_page(stack):
     import requests
-    r = requests.get(stack.url("/ecert/"), timeout=10)
+    r = requests.get(stack.url("/"), timeout=10)          # the site's root: the start page
+    assert r.status_code == 200 and r.url == stack.url("/ecert/")
+    assert [h.status_code for h in r.history] == [302]
+    assert "e-Cert (Server) online services" in r.text and 'href="/ecert/login"' in r.text
+    # every repository link of the start page answers, with the type it should
+    for href in re.findall(r'href="(/(?:root|crl)/[^"]+)"', r.text):
+        got = requests.get(stack.url(href), timeout=10)
+        assert got.status_code == 200, href
+        if href.endswith(".crl"):
+            assert got.headers["Content-Type"] == "application/pkix-crl", href
+    r = requests.get(stack.url("/ecert/login"), timeout=10)
     assert r.status_code == 200
     assert "Reference Number" in r.text and "e-Cert PIN" in r.text
 

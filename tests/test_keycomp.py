@@ -19,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 import crl_util as c
 from ecert_util import (Subscriber, certificate_of, error_code, issue_via_web, make_csr, new_application,
-                        page_error, rsa_key)
+                        page_error, redirected_error, rsa_key)
 
 PROOF_ZH = "香港郵政的密碼匙資料被外洩證據"
 PROOF_EN = "Proof of Key Compromise for Hongkong Post"
@@ -69,7 +69,7 @@ def assert_blocked(stack, key):
     sub.login(env)
     sub.confirm()
     r = sub.submit_csr(make_csr(key, env["server_name"]))
-    assert r.status_code == 400 and error_code(r) == "csr.blocked", (r.status_code, error_code(r))
+    assert redirected_error(r, "/csr") and error_code(r) == "csr.blocked", (r.status_code, error_code(r))
     assert certificate_of(stack, env) is None
 
 
@@ -188,9 +188,12 @@ def test_private_key_pasted_into_the_csr_form(stack):
     sub.confirm()
     pem = pem_key(key, serialization.PrivateFormat.PKCS8)
     r = sub.submit_csr(pem)
-    assert r.status_code == 400 and error_code(r) == "csr.private_key"
+    assert redirected_error(r, "/csr") and error_code(r) == "csr.private_key"
     for line in pem.splitlines()[1:-1]:
         assert line not in r.text
+    # nor kept with the session for the page it was redirected to
+    flash = stack.sql("SELECT flash FROM session WHERE application_id = %s", (env["id"],))[0][0]
+    assert "PRIVATE" not in flash and pem.splitlines()[1][:20] not in flash
     assert "compromised" in page_error(r)
     assert stack.sql("SELECT status, revocation_reason FROM certificate WHERE serial_hex = %s",
                      (serial_old,))[0] == ("revoked", 1)
