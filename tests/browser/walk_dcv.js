@@ -33,14 +33,25 @@ run(async ({ job, context, page, report, shot, go }) => {
     await page.fill('#pin', env.pin);
     await go('#login-submit');
   };
-  // The page refreshes itself (meta refresh) while a check runs; wait for it to settle.
-  const settled = async () => {
+  // The page refreshes itself (meta refresh) while a check runs; wait for it to settle. A
+  // refresh can land in the middle of a look at the page: that look is simply taken again.
+  const settledOnce = async () => {
     for (let i = 0; i < 60 && await page.locator('#checking').count(); i++) {
       report.saw_checking = true;
       await page.waitForTimeout(500);
       await page.waitForLoadState();
     }
     return page.locator('tr.dcv-name').evaluateAll((rows) => rows.map((r) => [r.dataset.name, r.dataset.state]));
+  };
+  const settled = async () => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await settledOnce();
+      } catch (e) {
+        if (attempt >= 5 || !/context was destroyed|navigation/i.test(String(e))) throw e;
+        await page.waitForLoadState();
+      }
+    }
   };
   // Website Change
   await login(job.website);
