@@ -173,6 +173,8 @@ const char *ecert_hk_date(apr_pool_t *p, time_t t);
 
 /* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */
 int ecert_revoke_pages(ecert_req_t *q);
+/* The catalogue's "reason.<key>" of an RFC 5280 CRLReason. */
+const char *ecert_reason_key(int reason);
 
 /* ecert_report.c: key-compromise and certificate problem reports (/keycompromise, /report) */
 int ecert_report_pages(ecert_req_t *q);
