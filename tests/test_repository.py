@@ -306,3 +306,29 @@ def test_cross_certificate(stack, tmp_path):
         stack.extra_conf = saved
         stack.restart_httpd()
         os.unlink(cross_path)
+
+
+def test_publication_backfill(stack):
+    """sql/017 on rows made before it: a revoked certificate is published when its acceptance's
+    audit event says so, a rejected one is not; an accepted one always is."""
+    env, _, _, _, issuer_id, serial_hex = accepted(stack, unique("bf-rvk"))
+    stack.ctl("revoke", serial_hex, "--reason", "cessationOfOperation")
+    accepted_at = stack.sql("SELECT MIN(at) FROM audit_event WHERE event = 'certificate.accept' AND detail LIKE %s",
+                            ("%serial " + serial_hex + " %",))[0][0]
+    renv = new_application(stack, unique("bf-rej"))
+    rsub, _ = issue_via_web(stack, renv)
+    assert rsub.reject("wrong").url.endswith("/closed")
+    r_serial = certificate_of(stack, renv)[2]
+    aenv, _, _, _, a_issuer, a_serial = accepted(stack, unique("bf-acc"))
+    keys = ((issuer_id, serial_hex), (a_issuer, a_serial))
+    for k in keys:
+        stack.sql("UPDATE certificate SET published_at = NULL WHERE issuer_id = %s AND serial_hex = %s", k)
+    assert results(search(stack, serial_hex).text)[0][3] is False        # unpublished now
+    with open(os.path.join(stack.sqldir, "017_repository.sql"), "rb") as f:
+        stack.mysql_admin(db="ecert", stdin=f)
+    got = stack.sql("SELECT published_at FROM certificate WHERE issuer_id = %s AND serial_hex = %s", keys[0])[0][0]
+    assert got is not None and abs((got - accepted_at.replace(microsecond=0)).total_seconds()) <= 1
+    assert stack.sql("SELECT published_at IS NOT NULL FROM certificate WHERE issuer_id = %s AND serial_hex = %s",
+                     keys[1])[0][0] == 1
+    assert stack.sql("SELECT published_at FROM certificate WHERE serial_hex = %s", (r_serial,))[0][0] is None
+    assert results(search(stack, serial_hex).text)[0][3] is True
