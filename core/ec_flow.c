@@ -1,4 +1,6 @@
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 #include "ec_flow.h"
@@ -7,7 +9,12 @@
 #include "ec_util.h"
 
 #define CERT_COLS "c.issuer_id, ca.name, c.serial_hex, c.status, c.server_name, HEX(c.cert_der), " \
-    "c.not_before, c.not_after"
+    "c.not_before, c.not_after, COALESCE(c.revoked_at, ''), COALESCE(c.revocation_reason, -1), " \
+    "c.published_at IS NOT NULL"
+#define NCOLS 11
+/* A revoked serial the repository never published: its status without its content. */
+#define SERIAL_COLS "c.issuer_id, ca.name, c.serial_hex, c.status, '', NULL, c.not_before, c.not_after, " \
+    "COALESCE(c.revoked_at, ''), COALESCE(c.revocation_reason, -1), 0"
 
 const ec_stmt_t ec_flow_stmts[] = {
     { "flow_app_envelope", "SELECT envelope_ref FROM application WHERE id = %s" },
@@ -15,16 +22,27 @@ const ec_stmt_t ec_flow_stmts[] = {
     { "flow_confirm", "UPDATE application SET status = 'confirmed', confirm_chinese = %s WHERE id = %s" },
     { "flow_cert", "SELECT " CERT_COLS " FROM certificate c JOIN ca ON ca.id = c.issuer_id "
       "WHERE c.application_id = %s ORDER BY c.created_at DESC, c.not_before DESC LIMIT 1" },
-    { "flow_accept_cert", "UPDATE certificate SET status = 'accepted' "
+    { "flow_accept_cert", "UPDATE certificate SET status = 'accepted', published_at = NOW() "
       "WHERE issuer_id = %s AND serial_hex = %s AND status = 'issued'" },
     { "flow_app_status", "UPDATE application SET status = %s WHERE id = %s" },
+    /* Published certificates, revoked ones included (CPS 2.1, 4.4.2). A pending certificate
+     * is not yet published; a rejected one never was. */
     { "flow_search_name", "SELECT " CERT_COLS " FROM certificate_name n JOIN certificate c "
       "ON c.issuer_id = n.issuer_id AND c.serial_hex = n.serial_hex JOIN ca ON ca.id = c.issuer_id "
-      "WHERE n.name = %s AND c.status = 'accepted' ORDER BY c.not_before DESC LIMIT 50" },
+      "WHERE n.name = %s AND c.published_at IS NOT NULL ORDER BY c.not_before DESC LIMIT 50" },
+    /* By serial, also the revoked serials never published: a rejected certificate, a signing
+     * record revoked because its certificate was never delivered, a precertificate whose
+     * certificate was never made (sql/011, sql/013; their cert_der is no certificate). The CPS
+     * publishes only accepted certificates; the BR (4.10.2) want the status of every certificate
+     * the CA signed available, and they prevail: whoever holds such a serial (from a CRL, a CT
+     * log) learns it is revoked, but not its content, nor a name never published. */
     { "flow_search_serial", "SELECT " CERT_COLS " FROM certificate c JOIN ca ON ca.id = c.issuer_id "
-      "WHERE c.serial_hex = %s AND c.status = 'accepted' ORDER BY c.not_before DESC LIMIT 50" },
+      "WHERE c.serial_hex = %s AND c.published_at IS NOT NULL UNION ALL "
+      "SELECT " SERIAL_COLS " FROM certificate c JOIN ca ON ca.id = c.issuer_id "
+      "WHERE c.serial_hex = %s AND c.published_at IS NULL AND c.status = 'revoked' "
+      "ORDER BY 7 DESC LIMIT 50" },
     { "flow_public_cert", "SELECT " CERT_COLS " FROM certificate c JOIN ca ON ca.id = c.issuer_id "
-      "WHERE c.issuer_id = %s AND c.serial_hex = %s AND c.status = 'accepted'" },
+      "WHERE c.issuer_id = %s AND c.serial_hex = %s AND c.published_at IS NOT NULL" },
     { NULL, NULL }
 };
 
@@ -41,6 +59,9 @@ static void cert_from(apr_pool_t *p, const char *const *c, ec_flow_cert_t *out)
     out->der_len = n;
     out->not_before = ec_sqltime_parse(c[6]);
     out->not_after = ec_sqltime_parse(c[7]);
+    out->revoked_at = *c[8] ? ec_sqltime_parse(c[8]) : 0;
+    out->reason = atoi(c[9]);
+    out->published = !strcmp(c[10], "1");
 }
 
 apr_status_t ec_flow_app_by_id(ec_store_t *s, apr_pool_t *p, const char *id, ec_app_t **a)
@@ -85,8 +106,8 @@ apr_status_t ec_flow_confirm(ec_store_t *s, apr_pool_t *p, ec_app_t *a, int chin
 
 apr_status_t ec_flow_certificate(ec_store_t *s, apr_pool_t *p, const char *app_id, ec_flow_cert_t *c)
 {
-    const char *cols[8];
-    apr_status_t rv = ec_store_get1(s, p, "flow_cert", 8, cols, EC_ARGS(app_id));
+    const char *cols[NCOLS];
+    apr_status_t rv = ec_store_get1(s, p, "flow_cert", NCOLS, cols, EC_ARGS(app_id));
     if (rv == APR_SUCCESS)
         cert_from(p, cols, c);
     return rv;
@@ -149,12 +170,12 @@ apr_status_t ec_flow_search(ec_store_t *s, apr_pool_t *p, const char *name, cons
 
     *found = apr_array_make(p, 4, sizeof(ec_flow_cert_t));
     rv = name ? ec_store_select(s, p, "flow_search_name", &res, EC_ARGS(name))
-              : ec_store_select(s, p, "flow_search_serial", &res, EC_ARGS(serial_hex));
+              : ec_store_select(s, p, "flow_search_serial", &res, EC_ARGS(serial_hex, serial_hex));
     if (rv != APR_SUCCESS)
         return rv;
     while (ec_store_next(s, p, res, &row) == APR_SUCCESS) {
-        const char *cols[8];
-        for (int i = 0; i < 8; i++)
+        const char *cols[NCOLS];
+        for (int i = 0; i < NCOLS; i++)
             cols[i] = ec_store_col(s, row, i);
         cert_from(p, cols, apr_array_push(*found));
     }
@@ -164,8 +185,8 @@ apr_status_t ec_flow_search(ec_store_t *s, apr_pool_t *p, const char *name, cons
 apr_status_t ec_flow_public_cert(ec_store_t *s, apr_pool_t *p, const char *issuer_id,
                                  const char *serial_hex, ec_flow_cert_t *c)
 {
-    const char *cols[8];
-    apr_status_t rv = ec_store_get1(s, p, "flow_public_cert", 8, cols, EC_ARGS(issuer_id, serial_hex));
+    const char *cols[NCOLS];
+    apr_status_t rv = ec_store_get1(s, p, "flow_public_cert", NCOLS, cols, EC_ARGS(issuer_id, serial_hex));
     if (rv == APR_SUCCESS)
         cert_from(p, cols, c);
     return rv;
@@ -192,8 +213,14 @@ const char *ec_flow_serial_norm(apr_pool_t *p, const char *in)
 {
     char *out = apr_palloc(p, strlen(in) + 2), *o = out + 1;
 
+    while (*in == ' ' || *in == '\t')
+        in++;
+    if (!strncasecmp(in, "serial=", 7))      /* openssl x509 -serial */
+        in += 7;
+    if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
+        in += 2;
     for (; *in; in++) {
-        if (*in == ' ' || *in == ':' || *in == '-')
+        if (*in == ' ' || *in == '\t' || *in == ':' || *in == '-')
             continue;
         if (!apr_isxdigit(*in))
             return NULL;
@@ -209,4 +236,33 @@ const char *ec_flow_serial_norm(apr_pool_t *p, const char *in)
         return out;
     }
     return out + 1;
+}
+
+const char *ec_flow_query_host(apr_pool_t *p, const char *in)
+{
+    const char *s = in, *scheme = strstr(in, "://"), *at, *colon;
+    size_t n;
+
+    while (apr_isspace(*s))
+        s++;
+    if (scheme) {
+        const char *c = s;
+        while (c < scheme && (apr_isalnum(*c) || *c == '+' || *c == '-' || *c == '.'))
+            c++;
+        if (c == scheme && c > s)
+            s = scheme + 3;
+    }
+    n = strcspn(s, "/?#");
+    if ((at = memchr(s, '@', n)) != NULL) {  /* user:password@ */
+        n -= (size_t)(at + 1 - s);
+        s = at + 1;
+    }
+    if ((colon = memchr(s, ':', n)) != NULL && colon + 1 < s + n &&
+        strspn(colon + 1, "0123456789") == (size_t)(s + n - colon - 1))
+        n = (size_t)(colon - s);            /* :port */
+    while (n && apr_isspace(s[n - 1]))
+        n--;
+    if (n > 1 && s[n - 1] == '.')             /* the root's dot of a fully qualified name */
+        n--;
+    return apr_pstrmemdup(p, s, n);
 }

@@ -305,6 +305,8 @@ apr_status_t ec_cert_info(apr_pool_t *p, const uint8_t *der, size_t len, ec_cert
     }
     if (X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn, sizeof(cn)) > 0)
         out->cn = apr_pstrdup(p, cn);
+    if (X509_NAME_get_text_by_NID(X509_get_issuer_name(x), NID_commonName, cn, sizeof(cn)) > 0)
+        out->issuer_cn = apr_pstrdup(p, cn);
     out->not_before = asn1_to_time(X509_get0_notBefore(x));
     out->not_after = asn1_to_time(X509_get0_notAfter(x));
     X509_free(x);

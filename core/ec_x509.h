@@ -82,7 +82,7 @@ typedef struct {
     uint8_t spki_sha256[32];
     uint8_t ski[20];                             /* keyid computed from the key */
     const char *serial_hex;
-    const char *cn;
+    const char *cn, *issuer_cn;
     time_t not_before, not_after;
 } ec_cert_info_t;
 

@@ -511,6 +511,8 @@ static int accept_or_reject(ecert_req_t *q, ec_app_t *a, int accept)
 
 /* ------------------------------------------------------------ download (C.7) */
 
+/* The chain a server sends after the certificate: the Sub CA, then the cross certificate when
+ * there is one. Never the root: clients have it, and sending it only costs bytes. */
 static char *chain_pem(ecert_req_t *q, const ecert_issuer_t *is)
 {
     apr_pool_t *p = q->r->pool;
@@ -520,52 +522,66 @@ static char *chain_pem(ecert_req_t *q, const ecert_issuer_t *is)
     return out;
 }
 
+static int send_pem(ecert_req_t *q, const char *filename, const char *pem)
+{
+    return ecert_send(q, "application/x-pem-file", filename, pem, strlen(pem));
+}
+
+/* The files of download.html; the certificate's own two are also the repository's. */
 static int send_cert_file(ecert_req_t *q, const ec_flow_cert_t *c, const char *file)
 {
     apr_pool_t *p = q->r->pool;
     const ecert_issuer_t *is = issuer_of(q, c->issuer_cn);
     const char *stem = file_stem(p, c->server_name);
 
-    if (!strcmp(file, "cert.pem")) {
-        const char *pem = ec_pem(p, "CERTIFICATE", c->der, c->der_len);
-        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, ".pem.crt", NULL), pem,
-                          strlen(pem));
-    }
+    if (!c->der)
+        return HTTP_NOT_FOUND;
+    if (!strcmp(file, "cert.pem"))
+        return send_pem(q, apr_pstrcat(p, stem, ".pem.crt", NULL), ec_pem(p, "CERTIFICATE", c->der, c->der_len));
     if (!strcmp(file, "cert.crt"))
         return ecert_send(q, "application/pkix-cert", apr_pstrcat(p, stem, ".crt", NULL), c->der,
                           c->der_len);
     if (!is)
         return HTTP_NOT_FOUND;
-    if (!strcmp(file, "chain.pem")) {
-        const char *pem = chain_pem(q, is);
-        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, "-chain.pem", NULL), pem,
-                          strlen(pem));
-    }
-    if (!strcmp(file, "fullchain.pem")) {
-        const char *pem = apr_pstrcat(p, ec_pem(p, "CERTIFICATE", c->der, c->der_len), chain_pem(q, is), NULL);
-        return ecert_send(q, "application/x-pem-file", apr_pstrcat(p, stem, "-fullchain.pem", NULL), pem,
-                          strlen(pem));
-    }
-    if (!strcmp(file, "cert.p7b")) {
+    if (!strcmp(file, "chain.pem"))
+        return send_pem(q, apr_pstrcat(p, stem, "-chain.pem", NULL), chain_pem(q, is));
+    if (!strcmp(file, "fullchain.pem"))
+        return send_pem(q, apr_pstrcat(p, stem, "-fullchain.pem", NULL),
+                        apr_pstrcat(p, ec_pem(p, "CERTIFICATE", c->der, c->der_len), chain_pem(q, is), NULL));
+    if (!strcmp(file, "cert.p7b") || !strcmp(file, "cert.pem.p7b")) {
         const uint8_t *certs[3] = { c->der, is->cert_der, q->conf->cross_der };
         size_t lens[3] = { c->der_len, is->cert_len, q->conf->cross_len }, len;
         const uint8_t *p7 = ec_pkcs7_certs(p, certs, lens, q->conf->cross_der ? 3 : 2, &len);
-        if (!p7)
+        if (!p7) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, q->r, "ECE0220: the PKCS#7 bundle of serial %s could not "
+                          "be built", c->serial_hex);
             return HTTP_INTERNAL_SERVER_ERROR;
-        return ecert_send(q, "application/x-pkcs7-certificates", apr_pstrcat(p, stem, ".p7b", NULL), p7, len);
+        }
+        if (!strcmp(file, "cert.pem.p7b"))     /* RFC 7468 section 8: "PKCS7" */
+            return send_pem(q, apr_pstrcat(p, stem, ".pem.p7b", NULL), ec_pem(p, "PKCS7", p7, len));
+        return ecert_send(q, "application/pkcs7-mime", apr_pstrcat(p, stem, ".p7b", NULL), p7, len);
     }
     return HTTP_NOT_FOUND;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
 }
 
 static void download_vars(ecert_req_t *q, const ec_flow_cert_t *c)
 {
     const ecert_issuer_t *is = issuer_of(q, c->issuer_cn);
+    ec_cert_info_t cross;
+
     cert_vars(q, q->vars, c);
     ec_tmpl_set(q->vars, "subca_file", is ? is->info.file : NULL);
     ec_tmpl_set(q->vars, "subca_cn", c->issuer_cn);
-    if (q->conf->cross_file) {
-        const char *slash = strrchr(q->conf->cross_file, '/');
-        ec_tmpl_set(q->vars, "cross_file", slash ? slash + 1 : q->conf->cross_file);
+    if (q->conf->cross_der) {
+        ec_tmpl_set(q->vars, "cross_file", base_name(q->conf->cross_file));
+        if (ec_cert_info(q->r->pool, q->conf->cross_der, q->conf->cross_len, &cross) == APR_SUCCESS)
+            ec_tmpl_set(q->vars, "cross_issuer_cn", cross.issuer_cn);
     }
 }
 
@@ -581,7 +597,44 @@ static int download(ecert_req_t *q, ec_app_t *a)
     return ecert_render(q, "download", HTTP_OK);
 }
 
-/* ------------------------------------------------------------ public search (CPS 4.4.2) */
+/* ------------------------------------------------------------ public search (CPS 2.1, 4.4.2) */
+
+/* Valid, revoked (when, why) or expired, as of now. */
+static void status_vars(ecert_req_t *q, ec_tmpl_vars *v, const ec_flow_cert_t *c)
+{
+    apr_pool_t *p = q->r->pool;
+    const char *state = !strcmp(c->status, "revoked") ? "revoked" : c->not_after < time(NULL) ? "expired" : "valid";
+
+    ec_tmpl_set(v, "state", state);
+    ec_tmpl_flag(v, "published", c->published);
+    if (c->revoked_at)
+        ec_tmpl_set(v, "revoked_at", ecert_hk_date(p, c->revoked_at));
+    ec_tmpl_set_raw(v, "reason_label",
+                    ec_tmpl_msg(q->tmpl, apr_pstrcat(p, "reason.", ecert_reason_key(c->reason), NULL), v));
+    ec_tmpl_set_raw(v, "status_text", ec_tmpl_msg(q->tmpl, apr_pstrcat(p, "search.status_", state, NULL), v));
+}
+
+/* /search/<issuer id>/<serial>.pem | .crt: a published certificate. */
+static int search_file(ecert_req_t *q)
+{
+    request_rec *r = q->r;
+    char *rest = apr_pstrdup(r->pool, q->path + 8), *slash = strchr(rest, '/'), *dot;
+    const char *serial;
+    ec_flow_cert_t c;
+
+    if (!slash || !(dot = strrchr(slash, '.')))
+        return HTTP_NOT_FOUND;
+    *slash = 0;
+    *dot = 0;
+    for (const char *d = rest; *d; d++)
+        if (!apr_isdigit(*d))
+            return HTTP_NOT_FOUND;
+    if (!*rest || !(serial = ec_flow_serial_norm(r->pool, slash + 1)) ||
+        ec_flow_public_cert(q->store, r->pool, rest, serial, &c) != APR_SUCCESS)
+        return HTTP_NOT_FOUND;
+    return send_cert_file(q, &c, !strcmp(dot + 1, "pem") ? "cert.pem" : !strcmp(dot + 1, "crt") ? "cert.crt"
+                                                                                                : "none");
+}
 
 static int search(ecert_req_t *q)
 {
@@ -591,23 +644,8 @@ static int search(ecert_req_t *q)
 
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
-    if (!strncmp(q->path, "/search/", 8)) {
-        /* /search/<issuer id>/<serial>.pem | .crt */
-        char *rest = apr_pstrdup(r->pool, q->path + 8), *slash = strchr(rest, '/'), *dot;
-        ec_flow_cert_t c;
-        if (!slash || !(dot = strrchr(slash, '.')))
-            return HTTP_NOT_FOUND;
-        *slash = 0;
-        *dot = 0;
-        for (const char *d = rest; *d; d++)
-            if (!apr_isdigit(*d))
-                return HTTP_NOT_FOUND;
-        if (!*rest || !(serial = ec_flow_serial_norm(r->pool, slash + 1)) ||
-            ec_flow_public_cert(q->store, r->pool, rest, serial, &c) != APR_SUCCESS)
-            return HTTP_NOT_FOUND;
-        return send_cert_file(q, &c, !strcmp(dot + 1, "pem") ? "cert.pem" : !strcmp(dot + 1, "crt")
-                                                                 ? "cert.crt" : "none");
-    }
+    if (!strncmp(q->path, "/search/", 8))
+        return search_file(q);
     /* q=... of a GET form (application/x-www-form-urlencoded). */
     for (char *arg = r->args ? apr_pstrdup(r->pool, r->args) : NULL, *save = NULL,
               *tok = arg ? apr_strtok(arg, "&", &save) : NULL; tok; tok = apr_strtok(NULL, "&", &save))
@@ -620,18 +658,26 @@ static int search(ecert_req_t *q)
         apr_collapse_spaces(t, t);
         ec_tmpl_set(q->vars, "query", query);
         ec_tmpl_flag(q->vars, "searched", 1);
-        /* A serial is long hex; anything else is a server name. */
-        if (strlen(t) >= 16 && (serial = ec_flow_serial_norm(r->pool, query)) != NULL)
+        /* A serial is long hex (as printed with spaces or colons, or "0x..."); anything else is
+         * a server name, or a URL of one. */
+        if (strlen(t) >= 16 && (serial = ec_flow_serial_norm(r->pool, t)) != NULL)
             name = NULL;
-        else if (!(name = ec_dns_normalize(r->pool, t, 1, &err))) {
+        else if (!(name = ec_dns_normalize(r->pool, ec_flow_query_host(r->pool, t), 1, &err))) {
             ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, "search.bad_query", q->vars));
             return ecert_render(q, "search", HTTP_BAD_REQUEST);
         }
         if (ec_flow_search(q->store, r->pool, name, serial, &found) != APR_SUCCESS)
             return ecert_unavailable(q, "error.unavailable");
-        for (int i = 0; i < found->nelts; i++)
-            cert_vars(q, ec_tmpl_add(q->vars, "results"), &APR_ARRAY_IDX(found, i, ec_flow_cert_t));
+        for (int i = 0; i < found->nelts; i++) {
+            const ec_flow_cert_t *c = &APR_ARRAY_IDX(found, i, ec_flow_cert_t);
+            ec_tmpl_vars *v = ec_tmpl_add(q->vars, "results");
+            cert_vars(q, v, c);
+            status_vars(q, v, c);
+        }
         ec_tmpl_setf(q->vars, "result_count", "%d", found->nelts);
+        ec_tmpl_flag(q->vars, "count_zero", found->nelts == 0);
+        ec_tmpl_flag(q->vars, "count_one", found->nelts == 1);
+        ec_tmpl_flag(q->vars, "count_many", found->nelts > 1);
     }
     return ecert_render(q, "search", HTTP_OK);
 }

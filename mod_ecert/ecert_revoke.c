@@ -21,7 +21,7 @@
 
 APLOG_USE_MODULE(ecert);
 
-static const char *reason_key(int reason)
+const char *ecert_reason_key(int reason)
 {
     switch (reason) {
     case 1: return "key_compromise";
@@ -58,9 +58,9 @@ static void reason_vars(ecert_req_t *q, ec_tmpl_vars *v, int reason)
 {
     ec_tmpl_set(v, "reason_code", ec_reason_name(reason));
     ec_tmpl_set_raw(v, "reason_label",
-                    ec_tmpl_msg(q->tmpl, apr_pstrcat(q->r->pool, "reason.", reason_key(reason), NULL), v));
+                    ec_tmpl_msg(q->tmpl, apr_pstrcat(q->r->pool, "reason.", ecert_reason_key(reason), NULL), v));
     ec_tmpl_set_raw(v, "reason_help",
-                    ec_tmpl_msg(q->tmpl, apr_pstrcat(q->r->pool, "reason.", reason_key(reason), "_help", NULL), v));
+                    ec_tmpl_msg(q->tmpl, apr_pstrcat(q->r->pool, "reason.", ecert_reason_key(reason), "_help", NULL), v));
 }
 
 static void cert_row(ecert_req_t *q, ec_tmpl_vars *v, const ec_subcert_t *c)

@@ -184,6 +184,8 @@ int ecert_start_page(ecert_req_t *q);
 
 /* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */
 int ecert_revoke_pages(ecert_req_t *q);
+/* The catalogue's "reason.<key>" of an RFC 5280 CRLReason. */
+const char *ecert_reason_key(int reason);
 
 /* ecert_report.c: key-compromise and certificate problem reports (/keycompromise, /report) */
 int ecert_report_pages(ecert_req_t *q);
