@@ -66,7 +66,7 @@ static void security_headers(request_rec *r)
 
 int ecert_flash_redirect(ecert_req_t *q, const char *page, const apr_table_t *flash)
 {
-    if (ec_session_set_flash(q->store, q->r->pool, q->session, page, flash) != APR_SUCCESS)
+    if (q->session && ec_session_set_flash(q->store, q->r->pool, q->session, page, flash) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     return ecert_redirect(q, page);
 }
