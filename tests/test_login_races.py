@@ -68,7 +68,7 @@ def failures_audited(stack, env):
 def test_forty_wrong_pins_at_once_count_five(stack, clean_address):
     env = new_application(stack, unique("race5"))
     got = burst(stack, [(env, wrong(env))] * 40)
-    assert all(r is not None and r.status_code in (200, 403, 429) for r in got), [r and r.status_code for r in got]
+    assert all(r is not None and r.status_code == 200 for r in got), [r and r.status_code for r in got]
     assert not any(r.url.endswith("/confirm") for r in got)
     failed, locked = stack.sql("SELECT failed_logins, locked FROM application WHERE id = %s", (env["id"],))[0]
     assert (failed, locked) == (5, 1)
@@ -101,7 +101,7 @@ def test_address_limit_holds_at_thirty_under_a_burst(stack, clean_address):
     got = burst(stack, [(e, wrong(e)) for e in envs])
     counted = stack.sql("SELECT COUNT(*) FROM login_attempt WHERE client_addr = '127.0.0.1' AND success = FALSE")[0][0]
     assert counted == 30, counted
-    assert sum(1 for r in got if r.status_code == 429) == 10
+    assert sum(1 for r in got if "Too many unsuccessful logins" in r.text) == 10
     # one rate_limited audit record for the window, not one per refused attempt
     assert stack.sql("SELECT COUNT(*) FROM audit_event WHERE event = 'login.rate_limited' AND seq > %s",
                      (seq,))[0][0] == 1
