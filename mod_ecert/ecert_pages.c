@@ -639,6 +639,10 @@ int ecert_pages(ecert_req_t *q)
             return rc;
         if (!ecert_csrf_ok(q))
             return ecert_forbidden_form(q);
+        /* The session's language (the last one chosen in it) outlives it: the page after the
+         * logout is not in the browser's default (Accept-Language, else English). */
+        if (!strcmp(q->session->lang, "en") || !strcmp(q->session->lang, "zh"))
+            ecert_keep_lang(r, q->session->lang);
         ec_session_destroy(q->store, r->pool, q->session->cookie);
         ecert_set_session_cookie(q, "", 0);
         return ecert_to_login(q, "login", "login.logged_out");

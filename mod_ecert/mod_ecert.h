@@ -106,6 +106,8 @@ int ecert_is_https(request_rec *r);
 void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age);
 int ecert_send(ecert_req_t *q, const char *type, const char *filename, const void *data, size_t len);
 const char *ecert_pick_lang(request_rec *r);
+/* The browser's language from now on (a cookie), "en" or "zh". */
+void ecert_keep_lang(request_rec *r, const char *lang);
 const char *ecert_session_cookie(request_rec *r);
 const char *ecert_actor(ecert_req_t *q, const char *envelope_ref);
 int ecert_unavailable(ecert_req_t *q, const char *why);

@@ -183,6 +183,15 @@ def test_logout_says_so_in_the_language_chosen(stack):
     assert r.url.endswith("/login") and 'lang="zh-Hant-HK"' in r.text
     assert info(r) == "你已登出。"
     assert sub.get("/confirm").url.endswith("/login")
+    # the language chosen in the session is the one after the logout, even when the browser
+    # kept no language cookie (else its default: Accept-Language, English here)
+    sub = Subscriber(stack)
+    sub.login(env)
+    sub.get("/confirm?lang=zh")
+    sub.s.cookies.clear(domain=next(c.domain for c in sub.s.cookies if c.name == "ecert_lang"), path="/",
+                        name="ecert_lang")
+    r = sub.post("/logout", {})
+    assert info(r) == "你已登出。" and sub.s.cookies.get("ecert_lang") == "zh"
     # the same in English, with the language of the browser
     sub = Subscriber(stack, lang="en")
     sub.login(env)
