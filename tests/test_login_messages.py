@@ -227,3 +227,9 @@ def test_revocation_login_answers_by_redirect_too(stack, clean_address):
     assert page_error(sub.get("/login")) is None          # the flow's login page has its own
     r = Subscriber(stack).get("/revoke/select")
     assert r.url.endswith("/revoke") and info(r).startswith("Your session has ended")
+
+
+@pytest.mark.parametrize("path", ["/login", "/revoke"])
+def test_the_privacy_notice_precedes_the_form(stack, path):
+    r = requests.get(stack.url("/ecert" + path), timeout=30)
+    assert 0 < r.text.index('id="privacy-notice"') < r.text.index("<form")
