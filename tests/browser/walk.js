@@ -8,7 +8,7 @@ const { run } = require('./browser');
 
 run(async ({ job, context, page, report, shot, go }) => {
   // C.2 login, in the language the browser asks for (Accept-Language)
-  await page.goto(`${job.base}/ecert/`);
+  await page.goto(`${job.base}/ecert/login`);
   await shot('1-login');
   await page.fill('#server_name', job.envelope.server_name);
   await page.fill('#reference', job.envelope.reference);
