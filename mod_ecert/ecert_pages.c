@@ -208,7 +208,7 @@ static int asset(ecert_req_t *q)
 
 /* ------------------------------------------------------------ login (C.2) */
 
-int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
+int ecert_check_login(ecert_req_t *q, ec_login_outcome_t *out)
 {
     ecert_srv_conf *c = q->conf;
     ec_login_policy_t pol;
@@ -218,7 +218,7 @@ int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result)
     pol.rate_window = c->login_rate_window;
     pol.dummy_hash = c->dummy_hash;
     if (ec_login(q->store, q->r->pool, &pol, ecert_field(q, "server_name"), ecert_field(q, "reference"),
-                 ecert_field(q, "pin"), q->r->useragent_ip, a, result) != APR_SUCCESS)
+                 ecert_field(q, "pin"), q->r->useragent_ip, out) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     return OK;
 }
@@ -242,6 +242,28 @@ ec_notice_ctx_t ecert_notices(ecert_req_t *q)
     return n;
 }
 
+/* Where a login page is, and where its POST's answer sends the browser back to. */
+static const char *login_path(const char *page)
+{
+    return !strcmp(page, "revoke_login") ? "/revoke" : "/login";
+}
+
+/* What the redirect to this page carried: the message, the fields to mark and refill. */
+static void flash_vars(ecert_req_t *q)
+{
+    ecert_login_flash_t f;
+
+    if (!ecert_login_flash_get(q, &f))
+        return;
+    ec_tmpl_setf(q->vars, "remaining", "%d", f.remaining);
+    ec_tmpl_flag(q->vars, "bad_server_name", f.bad & EC_LOGIN_BAD_NAME);
+    ec_tmpl_flag(q->vars, "bad_reference", f.bad & EC_LOGIN_BAD_REF);
+    ec_tmpl_flag(q->vars, "bad_pin", f.bad & EC_LOGIN_BAD_PIN);
+    ec_tmpl_set(q->vars, "form_server_name", f.server_name);
+    ec_tmpl_set(q->vars, "form_reference", f.reference);
+    ec_tmpl_set_raw(q->vars, f.is_error ? "error" : "info", ec_tmpl_msg(q->tmpl, f.key, q->vars));
+}
+
 int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status)
 {
     int rc;
@@ -249,35 +271,49 @@ int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, in
         return rc;
     if (error_key)
         ec_tmpl_set_raw(q->vars, "error", ec_tmpl_msg(q->tmpl, error_key, q->vars));
+    else
+        flash_vars(q);
     return ecert_render(q, page, status);
 }
 
-static int login_page(ecert_req_t *q, const char *error_key, int status)
+int ecert_to_login(ecert_req_t *q, const char *page, const char *key)
 {
-    return ecert_login_page(q, "login", error_key, status);
+    ecert_login_flash_set(q, login_path(page), &(ecert_login_flash_t){ .key = key });
+    return ecert_redirect(q, login_path(page));
 }
 
 int ecert_do_login(ecert_req_t *q, const char *page, const char *purpose, const char *next)
 {
-    ec_login_result_t result;
-    ec_app_t *a;
+    ec_login_outcome_t o;
+    ecert_login_flash_t f = { 0 };
     int rc;
 
     if ((rc = ecert_read_form(q)) != OK)
         return rc;
-    if (!ecert_anon_csrf_ok(q))
+    if (!ecert_anon_csrf_ok(q)) {
+        ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
+        ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
         return ecert_login_page(q, page, "error.csrf", HTTP_FORBIDDEN);
-    ec_tmpl_set(q->vars, "form_server_name", ecert_field(q, "server_name"));
-    ec_tmpl_set(q->vars, "form_reference", ecert_field(q, "reference"));
-    if ((rc = ecert_check_login(q, &a, &result)) != OK)
+    }
+    if ((rc = ecert_check_login(q, &o)) != OK)
         return rc;
-    if (result == EC_LOGIN_RATE_LIMITED)
-        return ecert_login_page(q, page, "error.rate_limited", HTTP_TOO_MANY_REQUESTS);
-    if (result != EC_LOGIN_OK)
-        return ecert_login_page(q, page, "error.login", HTTP_FORBIDDEN);
-    if ((rc = ecert_start_session(q, a, purpose)) != OK)
-        return rc;
-    return ecert_redirect(q, next ? next : ecert_step_of(q, a));
+    if (o.result == EC_LOGIN_OK) {
+        ecert_wipe_form(q);
+        ecert_login_flash_clear(q, login_path(page));
+        if ((rc = ecert_start_session(q, o.app, purpose)) != OK)
+            return rc;
+        return ecert_redirect(q, next ? next : ecert_step_of(q, o.app));
+    }
+    /* Post/redirect/get: reloading or going back to the answer posts nothing again. */
+    f.key = o.result == EC_LOGIN_LOCKED ? "login.locked" : o.result == EC_LOGIN_RATE_LIMITED
+          ? "error.rate_limited" : o.result == EC_LOGIN_MALFORMED ? "login.malformed" : "login.failed";
+    f.remaining = o.remaining;
+    f.bad = o.bad;
+    f.server_name = ecert_field(q, "server_name");
+    f.reference = ecert_field(q, "reference");
+    ecert_login_flash_set(q, login_path(page), &f);
+    ecert_wipe_form(q);
+    return ecert_redirect(q, login_path(page));
 }
 
 /* ------------------------------------------------------------ confirm (C.3) */
@@ -718,7 +754,7 @@ int ecert_pages(ecert_req_t *q)
         if (q->session && q->session->app_id && !strcmp(q->session->purpose, "flow") &&
             ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) == APR_SUCCESS)
             return ecert_redirect(q, ecert_step_of(q, a));
-        return login_page(q, NULL, HTTP_OK);
+        return ecert_login_page(q, "login", NULL, HTTP_OK);
     }
     if (!strcmp(path, "/logout")) {
         if (!post)
@@ -727,17 +763,19 @@ int ecert_pages(ecert_req_t *q)
             return rc;
         if (!ecert_csrf_ok(q))
             return ecert_forbidden_form(q);
+        /* The session's language (the last one chosen in it) outlives it: the page after the
+         * logout is not in the browser's default (Accept-Language, else English). */
+        if (!strcmp(q->session->lang, "en") || !strcmp(q->session->lang, "zh"))
+            ecert_keep_lang(r, q->session->lang);
         ec_session_destroy(q->store, r->pool, q->session->cookie);
         ecert_set_session_cookie(q, "", 0);
-        return ecert_redirect(q, "/login");
+        return ecert_to_login(q, "login", "login.logged_out");
     }
 
-    /* Everything below belongs to the application the session logged in to, for the flow. */
-    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "flow")) {
-        if (post)
-            return login_page(q, "error.session", HTTP_FORBIDDEN);
-        return ecert_redirect(q, "/login");
-    }
+    /* Everything below belongs to the application the session logged in to, for the flow;
+     * without one, the login page says so, and the login goes on where the application stands. */
+    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "flow"))
+        return ecert_to_login(q, "login", "login.session_needed");
     if (ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
 

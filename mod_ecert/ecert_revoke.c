@@ -86,11 +86,6 @@ static void cert_row(ecert_req_t *q, ec_tmpl_vars *v, const ec_subcert_t *c)
                                                    : revoked ? "revoke.status_revoked" : "revoke.status_valid", v));
 }
 
-static int login_form(ecert_req_t *q, const char *error_key, int status)
-{
-    return ecert_login_page(q, "revoke_login", error_key, status);
-}
-
 static int select_page(ecert_req_t *q, ec_app_t *a)
 {
     apr_array_header_t *certs;
@@ -218,13 +213,10 @@ int ecert_revoke_pages(ecert_req_t *q)
             return ecert_do_login(q, "revoke_login", "revoke", "/revoke/select");
         if (q->session && q->session->app_id && !strcmp(q->session->purpose, "revoke"))
             return ecert_redirect(q, "/revoke/select");
-        return login_form(q, NULL, HTTP_OK);
+        return ecert_login_page(q, "revoke_login", NULL, HTTP_OK);
     }
-    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "revoke")) {
-        if (post)
-            return login_form(q, "error.session", HTTP_FORBIDDEN);
-        return ecert_redirect(q, "/revoke");
-    }
+    if (!q->session || !q->session->app_id || strcmp(q->session->purpose, "revoke"))
+        return ecert_to_login(q, "revoke_login", "login.session_needed");
     if (ec_flow_app_by_id(q->store, r->pool, q->session->app_id, &a) != APR_SUCCESS)
         return ecert_unavailable(q, "error.unavailable");
     ec_tmpl_flag(q->vars, "logged_in", 1);

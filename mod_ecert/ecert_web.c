@@ -288,6 +288,13 @@ const char *ecert_session_cookie(request_rec *r)
     return v;
 }
 
+void ecert_keep_lang(request_rec *r, const char *lang)
+{
+    apr_table_add(r->err_headers_out, "Set-Cookie",
+                  apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax%s",
+                               LANG_COOKIE, lang, ecert_is_https(r) ? "; Secure" : ""));
+}
+
 /* The lang query parameter (the visible switch, remembered in a cookie), else the
  * cookie, else Accept-Language, else English. */
 const char *ecert_pick_lang(request_rec *r)
@@ -301,10 +308,7 @@ const char *ecert_pick_lang(request_rec *r)
             if (k == a || k[-1] == '&') {
                 const char *lang = !strncmp(k + 5, "zh", 2) ? "zh" : !strncmp(k + 5, "en", 2) ? "en" : NULL;
                 if (lang) {
-                    apr_table_add(r->err_headers_out, "Set-Cookie",
-                                  apr_psprintf(r->pool, "%s=%s; Path=/; Max-Age=31536000; HttpOnly; "
-                                               "SameSite=Lax%s", LANG_COOKIE, lang,
-                                               ecert_is_https(r) ? "; Secure" : ""));
+                    ecert_keep_lang(r, lang);
                     return lang;
                 }
             }

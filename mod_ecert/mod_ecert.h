@@ -112,6 +112,8 @@ int ecert_is_https(request_rec *r);
 void ecert_set_session_cookie(ecert_req_t *q, const char *value, int max_age);
 int ecert_send(ecert_req_t *q, const char *type, const char *filename, const void *data, size_t len);
 const char *ecert_pick_lang(request_rec *r);
+/* The browser's language from now on (a cookie), "en" or "zh". */
+void ecert_keep_lang(request_rec *r, const char *lang);
 const char *ecert_session_cookie(request_rec *r);
 const char *ecert_actor(ecert_req_t *q, const char *envelope_ref);
 int ecert_unavailable(ecert_req_t *q, const char *why);
@@ -163,10 +165,13 @@ int ecert_message(ecert_req_t *q, const char *key, int status, int is_error);
 /* A page with the PIN envelope form ("login", "revoke_login"), with an anonymous form token. */
 int ecert_login_page(ecert_req_t *q, const char *page, const char *error_key, int status);
 /* The PIN envelope fields of the form against the store (lockout, rate limit). */
-int ecert_check_login(ecert_req_t *q, ec_app_t **a, ec_login_result_t *result);
+int ecert_check_login(ecert_req_t *q, ec_login_outcome_t *out);
 /* POST of an envelope login form on page ("login", "revoke_login"): on success a session of
- * purpose and a redirect to next (NULL: where the application stands). */
+ * purpose and a redirect to next (NULL: where the application stands); otherwise a redirect
+ * to the page, which says why (ecert_login_flash.c). */
 int ecert_do_login(ecert_req_t *q, const char *page, const char *purpose, const char *next);
+/* A redirect to the login page ("login", "revoke_login") that then shows message key. */
+int ecert_to_login(ecert_req_t *q, const char *page, const char *key);
 /* Replaces the session by one of purpose ("flow" | "revoke") for the application. */
 int ecert_start_session(ecert_req_t *q, ec_app_t *a, const char *purpose);
 ec_notice_ctx_t ecert_notices(ecert_req_t *q);
@@ -181,6 +186,18 @@ const char *ecert_hk_date(apr_pool_t *p, time_t t);
 
 /* ecert_start.c: the start page of the services and the repository */
 int ecert_start_page(ecert_req_t *q);
+/* ecert_login_flash.c: a login page's message across the redirect that answers its POST */
+typedef struct {
+    const char *key;                       /* a message of ecert_login_flash.c's list */
+    int is_error;                          /* (ecert_login_flash_get) an alert, else a status */
+    int remaining, bad;                    /* attempts left; EC_LOGIN_BAD_* */
+    const char *server_name, *reference;   /* as typed, to refill the form */
+} ecert_login_flash_t;
+/* For the page at path below base ("/login"); a key not in the list sets nothing. */
+void ecert_login_flash_set(ecert_req_t *q, const char *path, const ecert_login_flash_t *f);
+/* 1 with the request's flash, 0 without one (or with one that is not well-formed). */
+int ecert_login_flash_get(ecert_req_t *q, ecert_login_flash_t *f);
+void ecert_login_flash_clear(ecert_req_t *q, const char *path);
 
 /* ecert_revoke.c: the subscriber's revocation pages (/revoke...) */
 int ecert_revoke_pages(ecert_req_t *q);

@@ -195,3 +195,54 @@ def test_browser_domain_validation(stack, playwright, tmp_path, lang):
         assert "記錄類型" in t and "TXT" in t and "3600" in t and "30 日內" in t
         assert "已驗證" in steps["w3-validated"]["text"]
         assert "這不是已發送的驗證碼" in steps["e3-wrong"]["text"]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_browser_login_answers(stack, playwright, tmp_path, lang):
+    env = new_application(stack, "browser-login-%s-%d.example.com" % (lang, os.getpid() % 1000))
+    locked = new_application(stack, "browser-lock-%s-%d.example.com" % (lang, os.getpid() % 1000))
+    pin = env["pin"].replace(" ", "")
+    job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
+           "envelope": {k: env[k] for k in ("server_name", "reference", "pin")},
+           "locked": {k: locked[k] for k in ("server_name", "reference", "pin")},
+           "wrong_pin": ("1" if pin[0] != "1" else "2") + pin[1:],
+           "fullwidth_pin": "\u3000".join("".join(chr(0xff10 + int(c)) for c in pin[i:i + 4])
+                                          for i in range(0, 16, 4))}
+    jf = tmp_path / "job.json"
+    jf.write_text(json.dumps(job))
+    try:
+        r = subprocess.run(["node", os.path.join(playwright, "walk_login.js"), str(jf)], capture_output=True,
+                           text=True, timeout=300, cwd=playwright)
+    finally:
+        stack.sql("DELETE FROM login_attempt WHERE client_addr = '127.0.0.1' AND success = FALSE")
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    steps = {s["step"]: s for s in report["steps"]}
+    assert set(steps) == {"l1-form", "l2-wrong", "l3-reload", "l4-switched", "l5-malformed", "l6-back",
+                          "l7-confirm", "l8-logged-out", "l9-deep-link", "l10-locked", "l11-revoke-login"}
+    for s in steps.values():
+        assert os.path.getsize(s["screenshot"]) > 10000
+    assert report["notice_first"] and report["revoke_notice_first"]
+    other = "zh" if lang == "en" else "en"
+    html_lang = {"en": "en", "zh": "zh-Hant-HK"}
+    assert report["wrong"]["url"].endswith("/ecert/login") and report["reload"] == {
+        "url": report["wrong"]["url"], "error": report["wrong"]["error"]}
+    assert report["wrong"]["name"] == " https://%s/ " % env["server_name"].upper()
+    assert report["switched"]["lang"] == html_lang[other] and report["switched"]["reference"] == env["reference"]
+    assert report["malformed"]["invalid"] == "true" and report["malformed"]["describedby"] == "pin-error pin-hint"
+    # Back: the page before, a GET (the language switched back), never a form posted again
+    assert re.search(r"/ecert/login\?lang=%s$" % lang, report["back"]["url"]) and report["back"]["form"] == 1
+    assert report["confirm_url"].endswith("/confirm")
+    assert report["logged_out"]["url"].endswith("/ecert/login") and report["logged_out"]["lang"] == html_lang[other]
+    assert report["deep"]["url"].endswith("/ecert/login")
+    assert stack.sql("SELECT locked FROM application WHERE id = %s", (locked["id"],))[0][0] == 1
+    en = {"wrong": "Attempts left before the PIN envelope with this server name and reference number is locked: 4.",
+          "malformed": "The e-Cert PIN has 16 digits", "logged_out": "You have logged out.",
+          "deep": "Your session has ended or you have not logged in", "locked": "telephone 2921 6633"}
+    zh = {"wrong": "尚餘嘗試次數：4。", "malformed": "電子證書密碼為 16 位數字", "logged_out": "你已登出。",
+          "deep": "你的連線時段已結束或你尚未登入", "locked": "致電 2921 6633"}
+    mine, theirs = (en, zh) if lang == "en" else (zh, en)
+    assert mine["wrong"] in report["wrong"]["error"] and theirs["wrong"] in report["switched"]["error"]
+    assert mine["malformed"] in report["malformed"]["field"]
+    assert theirs["logged_out"] == report["logged_out"]["info"] and theirs["deep"] in report["deep"]["info"]
+    assert theirs["locked"] in report["locked"]
