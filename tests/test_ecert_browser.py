@@ -31,6 +31,17 @@ def playwright():
     return BROWSER_DIR
 
 
+def walk(playwright, tmp_path, script, job, timeout=300):
+    """Runs tests/browser/SCRIPT with job as its JSON input; its report, which has no error."""
+    jf = tmp_path / ("%s.json" % script)
+    jf.write_text(json.dumps(job))
+    r = subprocess.run(["node", os.path.join(playwright, script), str(jf)], capture_output=True, text=True,
+                       timeout=timeout, cwd=playwright)
+    report = json.loads(r.stdout or "{}")
+    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    return report
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_browser_walk(stack, playwright, tmp_path, lang):
     name = "browser-%s-%d.example.com" % (lang, os.getpid() % 1000)
@@ -41,12 +52,7 @@ def test_browser_walk(stack, playwright, tmp_path, lang):
            "envelope": {k: env[k] for k in ("server_name", "reference", "pin")},
            "bad_csr": "-----BEGIN NEW CERTIFICATE REQUEST-----\nnot base64!\n"
                       "-----END NEW CERTIFICATE REQUEST-----", "csr": csr}
-    jf = tmp_path / "job.json"
-    jf.write_text(json.dumps(job))
-    r = subprocess.run(["node", os.path.join(playwright, "walk.js"), str(jf)], capture_output=True, text=True,
-                       timeout=300, cwd=playwright)
-    report = json.loads(r.stdout or "{}")
-    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    report = walk(playwright, tmp_path, "walk.js", job)
     steps = {s["step"]: s for s in report["steps"]}
     assert set(steps) == {"1-login", "2-confirm", "3-csr", "4-csr-error", "5-accept-reject", "6-download",
                           "7-search"}
@@ -99,12 +105,7 @@ def test_browser_revocation_and_key_compromise_report(stack, playwright, tmp_pat
         leaked, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
     job = {"base": stack.url("").rstrip("/"), "chromium": CHROMIUM, "outdir": ARTEFACTS, "lang": lang,
            "envelope": {k: env[k] for k in ("server_name", "reference", "pin")}, "proof_csr": proof}
-    jf = tmp_path / "job.json"
-    jf.write_text(json.dumps(job))
-    r = subprocess.run(["node", os.path.join(playwright, "walk_revoke.js"), str(jf)], capture_output=True,
-                       text=True, timeout=300, cwd=playwright)
-    report = json.loads(r.stdout or "{}")
-    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    report = walk(playwright, tmp_path, "walk_revoke.js", job)
     steps = {s["step"]: s for s in report["steps"]}
     assert set(steps) == {"r1-login", "r2-select", "r3-confirm", "r4-done", "k1-form", "k2-done"}
     for s in steps.values():

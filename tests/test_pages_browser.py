@@ -3,15 +3,13 @@ English and in Traditional Chinese: the site's root, a wildcard's names, a CSR e
 survives Back, reload and the language switch, a 375 px screen, stale tabs and the end of a
 rejection. Screenshots go to tests/artefacts/ (not committed)."""
 
-import json
 import os
-import subprocess
 
 import pytest
 from cryptography import x509
 
 from ecert_util import certificate_of, new_application, openssl_csr
-from test_ecert_browser import ARTEFACTS, CHROMIUM, playwright  # noqa: F401  (the fixture)
+from test_ecert_browser import ARTEFACTS, CHROMIUM, playwright, walk  # noqa: F401  (the fixture)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
@@ -27,12 +25,7 @@ def test_pages_walk(stack, playwright, tmp_path, lang):  # noqa: F811
            "second": {k: second[k] for k in ("server_name", "reference", "pin")},
            "bad_csr": "-----BEGIN NEW CERTIFICATE REQUEST-----\nnot base64!\n"
                       "-----END NEW CERTIFICATE REQUEST-----", "csr": csr, "csr2": csr2}
-    jf = tmp_path / "job.json"
-    jf.write_text(json.dumps(job))
-    r = subprocess.run(["node", os.path.join(playwright, "walk_pages.js"), str(jf)], capture_output=True,
-                       text=True, timeout=300, cwd=playwright)
-    report = json.loads(r.stdout or "{}")
-    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    report = walk(playwright, tmp_path, "walk_pages.js", job)
     for s in report["steps"]:
         assert os.path.getsize(s["screenshot"]) > 10000, s
     en = lang == "en"
@@ -102,12 +95,7 @@ def test_pages_accessible(stack, playwright, tmp_path, lang):  # noqa: F811
            "envelope": {k: env[k] for k in ("server_name", "reference", "pin")},
            "bad_csr": "-----BEGIN NEW CERTIFICATE REQUEST-----\nx\n-----END NEW CERTIFICATE REQUEST-----",
            "csr": csr}
-    jf = tmp_path / "job.json"
-    jf.write_text(json.dumps(job))
-    r = subprocess.run(["node", os.path.join(playwright, "walk_axe.js"), str(jf)], capture_output=True,
-                       text=True, timeout=600, cwd=playwright)
-    report = json.loads(r.stdout or "{}")
-    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    report = walk(playwright, tmp_path, "walk_axe.js", job, timeout=600)
     names = {p["name"] for p in report["pages"]}
     assert len(names) == 14 and len(report["pages"]) == 28, names
     bad = [(p["name"], p["width"], v["id"], v["nodes"]) for p in report["pages"] for v in p["violations"]]

@@ -2,14 +2,12 @@
 off), in English and in Traditional Chinese, at a desktop width and at 375 px. Screenshots go to
 tests/artefacts/ (not committed)."""
 
-import json
 import os
-import subprocess
 
 import pytest
 
 from ecert_util import certificate_of, issue_via_web, new_application, openssl_csr
-from test_ecert_browser import ARTEFACTS, CHROMIUM, playwright  # noqa: F401 (the fixture)
+from test_ecert_browser import ARTEFACTS, CHROMIUM, playwright, walk  # noqa: F401 (the fixture)
 from test_repository import accepted, pem_certs, spaced, unique
 
 
@@ -28,12 +26,7 @@ def test_browser_download_and_search(stack, playwright, tmp_path, lang):  # noqa
            "envelope": {k: env[k] for k in ("server_name", "reference", "pin")}, "csr": csr,
            "url_query": "https://%s/index.html" % name, "revoked_query": "0x" + revoked_serial.upper(),
            "unpublished_query": ":".join(rejected_serial[i:i + 2] for i in range(0, 40, 2))}
-    jf = tmp_path / "job.json"
-    jf.write_text(json.dumps(job))
-    r = subprocess.run(["node", os.path.join(playwright, "walk_repository.js"), str(jf)], capture_output=True,
-                       text=True, timeout=300, cwd=playwright)
-    report = json.loads(r.stdout or "{}")
-    assert "error" not in report and r.returncode == 0, (report.get("error"), r.stderr)
+    report = walk(playwright, tmp_path, "walk_repository.js", job)
     steps = {s["step"]: s for s in report["steps"]}
     assert set(steps) == {"d1-download", "d2-download-375", "s1-by-url", "s2-revoked", "s3-revoked-375",
                           "s4-unpublished"}

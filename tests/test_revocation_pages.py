@@ -195,7 +195,7 @@ def test_a_renewal_sees_the_certificate_it_renews(stack):
 
 
 def test_start_and_download_pages_link_the_services(stack):
-    r = Subscriber(stack).get("/login")
+    r = Subscriber(stack).get("/")                       # the start page
     for href in ("/ecert/revoke", "/ecert/keycompromise", "/ecert/report"):
         assert 'href="%s"' % href in r.text
     env, *_ = accepted_cert(stack, unique("rev-links-"))
