@@ -107,3 +107,25 @@ def test_private_parent_moves_the_run_dir(tmp_path):
     assert home != sm.run_home(str(private / "run2"))
     assert not sm.child_can_traverse(str(private))
 
+
+def test_broken_template_stops_the_start(stack):
+    """The templates are read and checked once, at start: a broken one stops httpd from
+    starting, with its name in the log, instead of failing requests later."""
+    page = os.path.join(stack.stage_htdocs, "templates", "confirm.html")
+    with open(page, encoding="utf-8") as f:
+        good = f.read()
+    stack.expect_log(r"ECE0240: ECertTemplates: template .*/confirm\.html: section never is not closed")
+    stack.expect_log(r"AH00016: Configuration Failed")
+    try:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(good + "{{#never}}")
+        try:
+            stack.start_httpd()
+            assert False, "httpd started with a broken template"
+        except stackmod.StackError as e:
+            assert "ECE0240" in str(e) and "confirm.html: section never is not closed" in str(e)
+    finally:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(good)
+        stack.start_httpd()
+    assert requests.get(stack.url("/ecert/login"), timeout=10).status_code == 200
