@@ -6,6 +6,8 @@
 #include <apr_strings.h>
 #include "mod_ecert.h"
 
+APLOG_USE_MODULE(ecert);
+
 static const char *const langs[] = { "en", "zh", NULL };
 
 int ecert_templates_post_config(apr_pool_t *pconf, server_rec *s)

@@ -434,7 +434,7 @@ class Stack:
             from url_check import check
             problems = check(self)
             if problems:
-                raise StackError("started, but %d of the URLs below do not answer as they should "
+                raise StackError("started, but %d of the URLs it serves do not answer as they should "
                                  "(%s; stop with `make stop`):\n  %s"
                                  % (len(problems), self.error_log_path(), "\n  ".join(problems)))
             self.print_summary()
