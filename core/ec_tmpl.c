@@ -2,7 +2,6 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <apr_file_info.h>
-#include <apr_fnmatch.h>
 #include <apr_hash.h>
 #include <apr_tables.h>
 #include <apr_lib.h>
@@ -437,7 +436,8 @@ static apr_status_t read_pages(ec_tmpl_lib *lib, apr_pool_t *p, const char **err
         size_t n = strlen(fi.name);
         char *data;
         size_t len;
-        if (fi.filetype != APR_REG || n <= 5 || strcmp(fi.name + n - 5, ".html") || !name_ok(fi.name, n - 5))
+        /* a link to a template counts; i18n/ and mail/ do not */
+        if (fi.filetype == APR_DIR || n <= 5 || strcmp(fi.name + n - 5, ".html") || !name_ok(fi.name, n - 5))
             continue;
         if ((rv = ec_read_file(p, apr_pstrcat(p, tdir, "/", fi.name, NULL), MAX_TEMPLATE, &data, &len))
             != APR_SUCCESS) {
@@ -447,7 +447,7 @@ static apr_status_t read_pages(ec_tmpl_lib *lib, apr_pool_t *p, const char **err
         apr_hash_set(lib->files, apr_pstrndup(p, fi.name, n - 5), APR_HASH_KEY_STRING, data);
     }
     apr_dir_close(d);
-    return rv == APR_ENOENT ? APR_SUCCESS : rv;
+    return rv;
 }
 
 apr_status_t ec_tmpl_lib_load(ec_tmpl_lib **out, apr_pool_t *p, const char *dir,
