@@ -111,6 +111,7 @@ stop:
 bench: all
 	bash bench/ocsp.sh
 	bash bench/issue.sh
+	bash bench/pages.sh
 
 clean:
 	rm -rf build build-test build-asan build-fuzz

@@ -31,6 +31,13 @@ struct ec_tmpl {
     int text;                   /* plain text: nothing is escaped */
     apr_hash_t *msgs;           /* key -> text */
     apr_hash_t *files;          /* page -> text, read once per ec_tmpl_t */
+    int shared;                 /* msgs and files are a library's: never read into or changed */
+};
+
+struct ec_tmpl_lib {
+    const char *dir;
+    apr_hash_t *files;          /* page -> text: every .html file of templates/ */
+    apr_hash_t *catalogues;     /* lang -> (key -> text) */
 };
 
 typedef struct {
@@ -182,6 +189,10 @@ static const char *file_text(ec_tmpl_t *t, const char *page, const char **err)
 
     if (text)
         return text;
+    if (t->shared) {
+        *err = apr_psprintf(t->pool, "no template %s%s%s%s (was it there at start?)", t->dir, t->sub, page, t->ext);
+        return NULL;
+    }
     if (!name_ok(page, strlen(page)) || strstr(page, "..")) {
         *err = apr_psprintf(t->pool, "bad template name '%s'", page);
         return NULL;
@@ -319,10 +330,9 @@ static int render(out_t *o, const char *s, const char *end, ec_tmpl_vars *v, int
     return 0;
 }
 
-apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const char *lang,
-                          const char **err)
+static apr_status_t read_catalogue(apr_hash_t **msgs, apr_pool_t *p, const char *dir, const char *lang,
+                                   const char **err)
 {
-    ec_tmpl_t *t = apr_pcalloc(p, sizeof(*t));
     char *data, *line, *next;
     size_t len;
     apr_status_t rv;
@@ -331,12 +341,7 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const
         *err = "bad language";
         return APR_EINVAL;
     }
-    t->pool = p;
-    t->dir = dir;
-    t->sub = "/templates/";
-    t->ext = ".html";
-    t->msgs = apr_hash_make(p);
-    t->files = apr_hash_make(p);
+    *msgs = apr_hash_make(p);
     if ((rv = ec_read_file(p, apr_pstrcat(p, dir, "/templates/i18n/", lang, ".txt", NULL),
                            MAX_TEMPLATE, &data, &len)) != APR_SUCCESS) {
         *err = apr_psprintf(p, "cannot read the message catalogue %s/templates/i18n/%s.txt", dir, lang);
@@ -359,8 +364,151 @@ apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const
         for (ve = val + strlen(val); ve > val && apr_isspace(ve[-1]); ve--)
             ;
         *ve = 0;
-        apr_hash_set(t->msgs, k, APR_HASH_KEY_STRING, val);
+        apr_hash_set(*msgs, k, APR_HASH_KEY_STRING, val);
     }
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_tmpl_open(ec_tmpl_t **out, apr_pool_t *p, const char *dir, const char *lang,
+                          const char **err)
+{
+    ec_tmpl_t *t = apr_pcalloc(p, sizeof(*t));
+    apr_status_t rv;
+
+    t->pool = p;
+    t->dir = dir;
+    t->sub = "/templates/";
+    t->ext = ".html";
+    t->files = apr_hash_make(p);
+    if ((rv = read_catalogue(&t->msgs, p, dir, lang, err)) != APR_SUCCESS)
+        return rv;
+    *out = t;
+    return APR_SUCCESS;
+}
+
+/* What rendering would find wrong in text whatever the values: NULL when nothing. Sections
+ * must nest (what render() accepts of a misnested one depends on the values). */
+static const char *check(apr_pool_t *p, const char *s, apr_hash_t *files)
+{
+    apr_array_header_t *open_sections = apr_array_make(p, 8, sizeof(const char *));
+
+    while ((s = strstr(s, "{{"))) {
+        const char *close = strstr(s + 2, "}}"), *name = s + 2;
+        char kind = s[2], *key;
+        if (!close)
+            return "a {{ tag is not closed";
+        if (kind == '#' || kind == '^' || kind == '_' || kind == '>' || kind == '!' || kind == '/')
+            name++;
+        if (kind != '!' && !name_ok(name, (size_t)(close - name)))
+            return apr_psprintf(p, "bad tag {{%.*s}}", (int)(close - s - 2), s + 2);
+        key = apr_pstrndup(p, name, (size_t)(close - name));
+        s = close + 2;
+        if (kind == '#' || kind == '^')
+            APR_ARRAY_PUSH(open_sections, const char *) = key;
+        else if (kind == '/') {
+            if (!open_sections->nelts)
+                return apr_psprintf(p, "{{/%s}} without its opening tag", key);
+            const char *top = *(const char **)apr_array_pop(open_sections);
+            if (strcmp(top, key))
+                return apr_psprintf(p, "{{/%s}} closes section %s", key, top);
+        }
+        else if (kind == '>' && !apr_hash_get(files, key, APR_HASH_KEY_STRING))
+            return apr_psprintf(p, "{{>%s}}: there is no template %s.html", key, key);
+    }
+    if (open_sections->nelts)
+        return apr_psprintf(p, "section %s is not closed", APR_ARRAY_IDX(open_sections, open_sections->nelts - 1,
+                                                                       const char *));
+    return NULL;
+}
+
+static apr_status_t read_pages(ec_tmpl_lib *lib, apr_pool_t *p, const char **err)
+{
+    const char *tdir = apr_pstrcat(p, lib->dir, "/templates", NULL);
+    apr_dir_t *d;
+    apr_finfo_t fi;
+    apr_status_t rv;
+
+    if ((rv = apr_dir_open(&d, tdir, p)) != APR_SUCCESS) {
+        *err = apr_psprintf(p, "cannot open the templates directory %s", tdir);
+        return rv;
+    }
+    while (apr_dir_read(&fi, APR_FINFO_NAME | APR_FINFO_TYPE, d) == APR_SUCCESS) {
+        size_t n = strlen(fi.name);
+        char *data;
+        size_t len;
+        /* a link to a template counts; i18n/ and mail/ do not */
+        if (fi.filetype == APR_DIR || n <= 5 || strcmp(fi.name + n - 5, ".html") || !name_ok(fi.name, n - 5))
+            continue;
+        if ((rv = ec_read_file(p, apr_pstrcat(p, tdir, "/", fi.name, NULL), MAX_TEMPLATE, &data, &len))
+            != APR_SUCCESS) {
+            *err = apr_psprintf(p, "cannot read template %s/%s", tdir, fi.name);
+            break;
+        }
+        apr_hash_set(lib->files, apr_pstrndup(p, fi.name, n - 5), APR_HASH_KEY_STRING, data);
+    }
+    apr_dir_close(d);
+    return rv;
+}
+
+apr_status_t ec_tmpl_lib_load(ec_tmpl_lib **out, apr_pool_t *p, const char *dir,
+                              const char *const *langs, const char **err)
+{
+    ec_tmpl_lib *lib = apr_pcalloc(p, sizeof(*lib));
+    apr_status_t rv;
+    const char *why;
+
+    lib->dir = apr_pstrdup(p, dir);
+    lib->files = apr_hash_make(p);
+    lib->catalogues = apr_hash_make(p);
+    if ((rv = read_pages(lib, p, err)) != APR_SUCCESS)
+        return rv;
+    for (apr_hash_index_t *i = apr_hash_first(p, lib->files); i; i = apr_hash_next(i)) {
+        const void *page;
+        void *text;
+        apr_hash_this(i, &page, NULL, &text);
+        if ((why = check(p, text, lib->files))) {
+            *err = apr_psprintf(p, "template %s/templates/%s.html: %s", dir, (const char *)page, why);
+            return APR_EINVAL;
+        }
+    }
+    for (; *langs; langs++) {
+        apr_hash_t *msgs;
+        if ((rv = read_catalogue(&msgs, p, dir, *langs, err)) != APR_SUCCESS)
+            return rv;
+        for (apr_hash_index_t *i = apr_hash_first(p, msgs); i; i = apr_hash_next(i)) {
+            const void *key;
+            void *text;
+            apr_hash_this(i, &key, NULL, &text);
+            if ((why = check(p, text, lib->files))) {
+                *err = apr_psprintf(p, "catalogue %s/templates/i18n/%s.txt, message %s: %s", dir, *langs,
+                                    (const char *)key, why);
+                return APR_EINVAL;
+            }
+        }
+        apr_hash_set(lib->catalogues, apr_pstrdup(p, *langs), APR_HASH_KEY_STRING, msgs);
+    }
+    *out = lib;
+    return APR_SUCCESS;
+}
+
+apr_status_t ec_tmpl_lib_open(ec_tmpl_t **out, apr_pool_t *p, const ec_tmpl_lib *lib, const char *lang,
+                              const char **err)
+{
+    ec_tmpl_t *t;
+    apr_hash_t *msgs = apr_hash_get(lib->catalogues, lang, APR_HASH_KEY_STRING);
+
+    if (!msgs) {
+        *err = apr_psprintf(p, "no catalogue %s.txt was loaded from %s/templates/i18n", lang, lib->dir);
+        return APR_ENOENT;
+    }
+    t = apr_pcalloc(p, sizeof(*t));
+    t->pool = p;
+    t->dir = lib->dir;
+    t->sub = "/templates/";
+    t->ext = ".html";
+    t->msgs = msgs;
+    t->files = lib->files;
+    t->shared = 1;
     *out = t;
     return APR_SUCCESS;
 }

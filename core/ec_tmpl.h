@@ -10,7 +10,11 @@
  *   {{!text}}             comment
  *
  * Files: <dir>/templates/<page>.html and the catalogues <dir>/templates/i18n/<lang>.txt
- * ("key = text" lines, '#' comments). */
+ * ("key = text" lines, '#' comments).
+ *
+ * A server reads them once (ec_tmpl_lib_load, at start) into a library that is read-only
+ * afterwards, so the threads of a process share it; each request renders through its own
+ * view (ec_tmpl_lib_open), which allocates in the request's pool only. */
 #ifndef EC_TMPL_H
 #define EC_TMPL_H
 
@@ -19,6 +23,7 @@
 
 typedef struct ec_tmpl_vars ec_tmpl_vars;
 typedef struct ec_tmpl ec_tmpl_t;
+typedef struct ec_tmpl_lib ec_tmpl_lib;
 
 ec_tmpl_vars *ec_tmpl_vars_make(apr_pool_t *p, ec_tmpl_vars *parent);
 /* Untrusted text: always escaped on output. NULL unsets. */
@@ -34,6 +39,14 @@ ec_tmpl_vars *ec_tmpl_add(ec_tmpl_vars *v, const char *name);
 /* Opens the directory for one language ("en", "zh"); the catalogue must exist. */
 apr_status_t ec_tmpl_open(ec_tmpl_t **t, apr_pool_t *p, const char *dir, const char *lang,
                           const char **err);
+/* Reads every .html file of <dir>/templates and the catalogue of each language of langs (NULL
+ * ended) into p, and checks them all (tags closed and well formed, sections nested, every
+ * {{>file}} there): an error names the file and what is wrong. */
+apr_status_t ec_tmpl_lib_load(ec_tmpl_lib **lib, apr_pool_t *p, const char *dir,
+                              const char *const *langs, const char **err);
+/* One language of lib, for rendering into p; a language lib has no catalogue for fails. */
+apr_status_t ec_tmpl_lib_open(ec_tmpl_t **t, apr_pool_t *p, const ec_tmpl_lib *lib, const char *lang,
+                              const char **err);
 /* The mail templates <dir>/templates/mail/<name>.txt: plain text, nothing escaped (a mail
  * is text/plain; its headers are checked where it is composed), no catalogue. */
 apr_status_t ec_tmpl_open_text(ec_tmpl_t **t, apr_pool_t *p, const char *dir, const char **err);

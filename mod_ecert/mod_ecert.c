@@ -415,7 +415,8 @@ static int ecert_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pt
         }
     }
     if (ecert_crl_post_config(pconf, s) != OK || ecert_dcv_post_config(pconf, s) != OK ||
-        ecert_signing_post_config(pconf, s) != OK || ecert_audit_post_config(pconf, s) != OK)
+        ecert_signing_post_config(pconf, s) != OK || ecert_audit_post_config(pconf, s) != OK ||
+        ecert_templates_post_config(pconf, s) != OK)
         return HTTP_INTERNAL_SERVER_ERROR;
     return ecert_mail_post_config(pconf, s);
 }
@@ -492,12 +493,12 @@ static int pages_handler(request_rec *r)
                           ? strlen(r->uri) - strlen(q.path) : strlen(r->uri));
     while (*q.base && q.base[strlen(q.base) - 1] == '/')
         q.base = apr_pstrndup(r->pool, q.base, strlen(q.base) - 1);
-    if (!q.conf->templates) {
+    if (!q.conf->pages) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ECE0011: ECertTemplates is not set");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     q.lang = ecert_pick_lang(r);
-    if (ec_tmpl_open(&q.tmpl, r->pool, q.conf->templates, q.lang, &err) != APR_SUCCESS) {
+    if (ec_tmpl_lib_open(&q.tmpl, r->pool, q.conf->pages, q.lang, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "ECE0012: %s", err);
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -51,6 +51,7 @@ typedef struct {
     const char *publish_dir;
     apr_array_header_t *issuers;   /* ecert_issuer_t */
     const char *templates;
+    ec_tmpl_lib *pages;         /* templates and catalogues, read at post_config; read-only */
     ec_p11 *p11;                /* per child */
     ec_profile_conf_t *profile;    /* issuance settings shared with ecertctl */
     const char *cross_file;        /* optional cross certificate for the chain */
@@ -147,6 +148,10 @@ void ecert_mail_child_init(apr_pool_t *pchild, server_rec *s);
 /* ecert_audit.c: the checkpoints that anchor the audit log in the token */
 int ecert_audit_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_audit_child_init(apr_pool_t *pchild, server_rec *s);
+
+/* ecert_templates.c: the pages' templates and catalogues, read once at start */
+int ecert_templates_post_config(apr_pool_t *pconf, server_rec *s);
+
 /* ecert_signing.c: the node's watchdog of unfinished signing records */
 int ecert_signing_post_config(apr_pool_t *pconf, server_rec *s);
 void ecert_signing_child_init(apr_pool_t *pchild, server_rec *s);

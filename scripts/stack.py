@@ -11,6 +11,13 @@ Defaults: port from $ECERT_PORT or 8080, database port from $ECERT_DBPORT or 333
 sources = the parent of scripts/.  Everything lives under RUNDIR; no system service or
 /etc/mysql configuration is used or touched.  Every step is idempotent: a second `start`
 reuses the database, the token and the CA keys, and restarts httpd with fresh configuration.
+
+Any checkout location works.  As root, httpd's children run as www-data, which may not
+traverse a private checkout (a clone under /root, a 0700 home).  So the children are given
+nothing of the checkout: `start` stages what they read (the modules, htdocs/) into
+RUNDIR/stage, and a RUNDIR whose parent they cannot traverse lives in STATE_HOME/<hash of
+its path> instead, RUNDIR being a symlink to it (so RUNDIR/ecert.conf still names it).  The
+checkout's and home's modes stay as they are; db.pass and custody/ stay root's only.
 """
 
 import argparse
@@ -43,6 +50,9 @@ P11_CANDIDATES = (
 )
 HTTPD_USER = "www-data"
 HTTPD_GROUP = "www-data"
+# Where a run dir goes whose parent httpd's children cannot traverse (see the docstring).
+STATE_HOME = "/var/lib/ecert-run"
+MODULES = ("mod_ecert.so", "mod_ocsp.so", "mod_perspective.so")
 TOKEN_LABEL = "ecert"
 DB_NAME = "ecert"
 DB_USER = "ecert"              # the modules' and ecertctl's runtime account (DBDParams)
@@ -184,6 +194,29 @@ def wait_pid_gone(pid, timeout):
     return not pid_alive(pid)
 
 
+def child_can_traverse(path):
+    """True if httpd's child user can reach path (every directory up to it searchable)."""
+    if not IS_ROOT:
+        return True       # the children run as the caller
+    r = subprocess.run(["test", "-x", path], user=HTTPD_USER, group=HTTPD_GROUP, extra_groups=[],
+                       stdin=subprocess.DEVNULL, capture_output=True)
+    return r.returncode == 0
+
+
+def run_home(rundir):
+    """Where the state of rundir really lives: rundir itself when the children can reach it,
+    else STATE_HOME/<hash of rundir's path> (rundir a symlink to it once started)."""
+    rundir = os.path.abspath(rundir)
+    if os.path.islink(rundir):
+        return os.path.realpath(rundir)
+    parent = os.path.dirname(rundir)
+    while not os.path.exists(parent):       # made below it by makedirs: as reachable as it
+        parent = os.path.dirname(parent)
+    if os.path.exists(rundir) or child_can_traverse(parent):
+        return rundir
+    return os.path.join(STATE_HOME, hashlib.sha256(rundir.encode()).hexdigest()[:16])
+
+
 def random_secret(n=20):
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(n))
@@ -229,13 +262,18 @@ class Stack:
     def __init__(self, rundir, port=None, dbport=None, srcdir=None, extra_conf="",
                  sqldir=None, confdir=None, quiet=False, dns_addr=None, moddir=None,
                  dns_also_listen=None, perspectives=5, net=None, ct_logs=None):
-        self.rundir = os.path.abspath(rundir)
+        self.link = os.path.abspath(rundir)       # the path the caller gave
+        self.rundir = run_home(self.link)
         self.port = int(port or os.environ.get("ECERT_PORT") or 8080)
         self.dbport = int(dbport or os.environ.get("ECERT_DBPORT") or 33306)
         self.srcdir = os.path.abspath(srcdir or SRCDIR_DEFAULT)
         self.moddir = os.path.abspath(moddir or os.environ.get("ECERT_BUILD") or
                                       os.path.join(self.srcdir, "build"))
         self.ecertctl = os.path.join(self.moddir, "ecertctl")
+        # what httpd's children read, copied out of the checkout at each start (stage())
+        self.stagedir = os.path.join(self.rundir, "stage")
+        self.stage_moddir = os.path.join(self.stagedir, "modules")
+        self.stage_htdocs = os.path.join(self.stagedir, "htdocs")
         self.sqldir = sqldir or os.path.join(self.srcdir, "sql")
         self.confdir = confdir or os.path.join(self.srcdir, "conf")
         self.extra_conf = extra_conf or ""
@@ -274,7 +312,7 @@ class Stack:
         # The remote perspectives (BR 3.2.2.9): on ports of 127.0.0.1, or each in a network
         # namespace of net (scripts/net_lab.py) when the tests give one.
         self.net = net
-        self.mpic = Perspectives(os.path.join(r, "perspectives"), self.srcdir, self.moddir,
+        self.mpic = Perspectives(os.path.join(r, "perspectives"), self.srcdir, self.stage_moddir,
                                  self.dns.root_server, self.dns.trust_anchor)
         ports = self._perspective_ports(os.path.join(r, "perspectives"), perspectives) if not net else []
         for i in range(perspectives):
@@ -373,10 +411,8 @@ class Stack:
     def start(self, summary=True):
         """Bring everything up (idempotent).  Prints the URLs and PIN envelope if summary."""
         self.check_build()
-        os.makedirs(self.rundir, exist_ok=True)
-        if IS_ROOT:
-            # httpd children (www-data) traverse RUNDIR to pub/ and tokens/
-            os.chmod(self.rundir, 0o755)
+        self.make_rundir()
+        self.stage()
         self.start_mariadb()
         try:
             self.dns.start()
@@ -395,6 +431,12 @@ class Stack:
         self.fix_permissions()
         self.start_httpd()
         if summary:
+            from url_check import check
+            problems = check(self)
+            if problems:
+                raise StackError("started, but %d of the URLs it serves do not answer as they should "
+                                 "(%s; stop with `make stop`):\n  %s"
+                                 % (len(problems), self.error_log_path(), "\n  ".join(problems)))
             self.print_summary()
 
     def stop(self):
@@ -407,6 +449,48 @@ class Stack:
         self.stop_mariadb()
         self.mpic.stop()
         self.dns.stop()
+
+    def make_rundir(self):
+        """The run dir, where httpd's children (www-data) reach it (see the docstring)."""
+        if self.rundir != self.link:
+            os.makedirs(STATE_HOME, mode=0o755, exist_ok=True)
+            os.makedirs(self.rundir, exist_ok=True)
+            if not os.path.islink(self.link):
+                os.symlink(self.rundir, self.link)
+            self.say("run dir %s (%s is a link to it: httpd's children cannot traverse %s)"
+                     % (self.rundir, self.link, os.path.dirname(self.link)))
+        os.makedirs(self.rundir, exist_ok=True)
+        if IS_ROOT:
+            # httpd children (www-data) traverse RUNDIR to stage/, pub/ and tokens/
+            os.chmod(self.rundir, 0o755)
+            if not child_can_traverse(self.rundir):
+                raise StackError("httpd's children (%s) cannot reach the run dir %s: run `make stop`, "
+                                 "remove it and start again (it is then made where they can)"
+                                 % (HTTPD_USER, self.rundir))
+
+    def stage(self):
+        """Copies the modules and htdocs/ out of the checkout into RUNDIR/stage, root's and
+        world-readable: httpd's children read these, never the checkout. Each file is replaced
+        by rename (a running httpd keeps what it mapped); edits of htdocs/ show after a start."""
+        os.makedirs(self.stage_moddir, mode=0o755, exist_ok=True)
+        os.chmod(self.stagedir, 0o755)
+        for name in MODULES:
+            dst = os.path.join(self.stage_moddir, name)
+            shutil.copyfile(os.path.join(self.moddir, name), dst + ".tmp")
+            os.chmod(dst + ".tmp", 0o644)
+            os.replace(dst + ".tmp", dst)
+        new, old = self.stage_htdocs + ".new", self.stage_htdocs + ".old"
+        for d in (new, old):
+            shutil.rmtree(d, ignore_errors=True)
+        shutil.copytree(os.path.join(self.srcdir, "htdocs"), new, copy_function=shutil.copyfile)
+        for dirpath, dirnames, filenames in os.walk(new):
+            os.chmod(dirpath, 0o755)
+            for n in filenames:
+                os.chmod(os.path.join(dirpath, n), 0o644)
+        if os.path.exists(self.stage_htdocs):
+            os.replace(self.stage_htdocs, old)
+        os.replace(new, self.stage_htdocs)
+        shutil.rmtree(old, ignore_errors=True)
 
     def status(self):
         return {
@@ -421,7 +505,8 @@ class Stack:
         out = out or sys.stdout
         b = self.base_url
         print("", file=out)
-        print("e-Cert CA services are running (run dir %s)" % self.rundir, file=out)
+        print("e-Cert CA services are running (run dir %s%s)"
+              % (self.rundir, "" if self.rundir == self.link else ", linked from " + self.link), file=out)
         print("  subscriber pages  %s/ecert/" % b, file=out)
         print("  OCSP              %s/ocsp" % b, file=out)
         print("  CRLs              %s/crl/eCertSCA3-17CRL1.crl  (EV: %s/crl/eCertESCA3-17CRL1.crl)"
@@ -441,7 +526,7 @@ class Stack:
                   % (" ".join(log.url for log in self.ct_logs), len(self.ct_logs)), file=out)
         print("  stop with         make stop", file=out)
         if self.demo_envelope:
-            print("\nDemo application PIN envelope (log in at %s/ecert/):" % b, file=out)
+            print("\nDemo application PIN envelope (log in at %s/ecert/login):" % b, file=out)
             print(self.demo_envelope.rstrip("\n"), file=out)
         out.flush()
 
@@ -741,8 +826,8 @@ class Stack:
     def render(self, text, port):
         user = ("User %s\nGroup %s" % (HTTPD_USER, HTTPD_GROUP)) if IS_ROOT else ""
         subst = {
-            "RUNDIR": self.rundir, "SRCDIR": self.srcdir, "PORT": str(port),
-            "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.moddir,
+            "RUNDIR": self.rundir, "HTDOCS": self.stage_htdocs, "PORT": str(port),
+            "DBPORT": str(self.dbport), "DBPASS": self.db_password, "MODDIR": self.stage_moddir,
             "P11MODULE": self.p11module, "USER_DIRECTIVES": user, "PINKEY": self.pin_key,
             "DNSROOT": self.dns.root_server, "DNSANCHOR": self.dns.trust_anchor,
             "PERSPECTIVES": self.mpic.directives().rstrip("\n"),
@@ -889,6 +974,8 @@ class Stack:
                         shutil.chown(name, HTTPD_USER, HTTPD_GROUP)
                     except FileNotFoundError:
                         pass
+        if os.path.exists(self.tokendir):
+            os.chmod(self.tokendir, 0o700)     # the token: the child user's (and root's) only
         if os.path.exists(self.softhsm_conf):
             os.chmod(self.softhsm_conf, 0o644)
 
@@ -952,6 +1039,9 @@ class Stack:
                 self.say("httpd%s started (pid %d, 127.0.0.1:%d)"
                          % ("" if instance == 1 else "2", pid, port))
                 return pid
+            if not self._httpd_procs(conf):
+                # the daemon it detached stopped at start (post_config refused the configuration)
+                raise StackError("httpd exited while starting; %s:\n%s" % (log, tail(log)))
             time.sleep(0.1)
         raise StackError("httpd not accepting on 127.0.0.1:%d after %ds; %s:\n%s"
                          % (port, timeout, log, tail(log)))

@@ -1,11 +1,14 @@
 """Smoke tests: the session stack is really up (MariaDB, SoftHSM token, httpd)."""
 
 import os
+import pwd
 import re
 import socket
 import subprocess
 
 import requests
+
+import stack as stackmod
 
 
 def test_mariadb_answers(stack):
@@ -67,3 +70,66 @@ def test_second_httpd_instance(stack):
         stack.stop_httpd2()
     assert stack.httpd_pid(2) is None
     assert stack.httpd_pid(1), "stopping the second instance must leave the first running"
+
+
+def test_children_read_nothing_of_the_checkout(stack):
+    """httpd's children may not traverse a private checkout: every path of the generated
+    configurations (the CA's and the perspectives') is outside it, under the run dir."""
+    confs = [stack.httpd_conf, stack.ecert_conf] + [p.conf for p in stack.mpic]
+    for conf in confs:
+        with open(conf, encoding="utf-8") as f:
+            text = f.read()
+        assert stack.srcdir + "/" not in text, conf
+        assert stack.moddir + "/" not in text, conf
+    with open(stack.httpd_conf, encoding="utf-8") as f:
+        assert '"%s"' % os.path.join(stack.stagedir, "modules", "mod_ecert.so") in f.read()
+    staged = os.path.join(stack.stage_htdocs, "templates", "login.html")
+    with open(staged, "rb") as a, open(os.path.join(stack.srcdir, "htdocs", "templates", "login.html"), "rb") as b:
+        assert a.read() == b.read()
+    if os.geteuid() == 0:
+        assert stackmod.child_can_traverse(os.path.dirname(staged)) and os.stat(staged).st_mode & 0o004
+        st = os.stat(stack.tokendir)
+        assert st.st_mode & 0o777 == 0o700 and st.st_uid == pwd.getpwnam(stackmod.HTTPD_USER).pw_uid
+
+
+def test_private_parent_moves_the_run_dir(tmp_path):
+    """A run dir whose parent the children cannot traverse lives under STATE_HOME instead
+    (keyed by its path); one they can reach stays where it is."""
+    sm = stackmod
+    assert sm.run_home("/tmp/ecert-x/run") == "/tmp/ecert-x/run"
+    if os.geteuid() != 0:
+        return
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    os.chmod(private, 0o700)
+    home = sm.run_home(str(private / "run"))
+    assert home.startswith(sm.STATE_HOME + "/") and home == sm.run_home(str(private / "run"))
+    assert home != sm.run_home(str(private / "run2"))
+    assert not sm.child_can_traverse(str(private))
+
+
+def test_broken_template_stops_the_start(stack):
+    """The templates are read and checked once, at start: a broken one stops a starting httpd
+    (the second instance here), with its name in the log, instead of failing requests later;
+    the running one, which read them before, goes on serving."""
+    page = os.path.join(stack.stage_htdocs, "templates", "login.html")
+    with open(page, encoding="utf-8") as f:
+        good = f.read()
+    try:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(good + "{{#never}}")
+        try:
+            stack.start_httpd2()
+            assert False, "httpd started with a broken template"
+        except stackmod.StackError as e:
+            assert "ECE0240" in str(e), str(e)
+        log = "\n".join(stack.error_log_lines(2))
+        assert re.search(r"\[ecert:emerg\] .*ECE0240: ECertTemplates: template .*/login\.html: "
+                         r"section never is not closed", log), log
+        r = requests.get(stack.url("/ecert/login"), timeout=10)
+        assert r.status_code == 200 and "{{" not in r.text and "never" not in r.text
+    finally:
+        with open(page, "w", encoding="utf-8") as f:
+            f.write(good)
+        stack.stop_httpd2()
+        stack.set_aside_log2("broken-template")
