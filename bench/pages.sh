@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Subscriber pages benchmark (issue 14): p50/p99 and requests/s of each page type (login form,
+# Subscriber pages benchmark: p50/p99 and requests/s of each page type (login form,
 # search with results, confirm, CSR, certificate, download, the CSS asset) with 16 concurrent
 # clients (wrk), against a stock httpd serving the same rendered pages as static files; the
 # login POST (scrypt, slow on purpose) apart. bench/pages_bench.py says what it measures.

@@ -1,7 +1,7 @@
--- Failed logins per normalised (server name, reference number) pair that is not an envelope
--- (issue 14): such a pair shows the same attempts left and the same lock as an envelope,
--- so the login page does not tell whether an envelope exists. An envelope's own count stays
--- in application.failed_logins / locked (ecertctl application unlock). turns: every
+-- Failed logins per normalised (server name, reference number) pair that is not an envelope:
+-- such a pair shows the same attempts left and the same lock as an envelope, so the login page
+-- does not tell whether an envelope exists. An envelope's own count stays in
+-- application.failed_logins / locked (ecertctl application unlock). turns: every
 -- attempt changes the row, so concurrent attempts on the pair queue on one node and
 -- conflict at commit across Galera nodes. Rows are kept like an envelope's lock is: only an
 -- address's rate limit (login_gate) bounds how fast they are made.
